@@ -1,0 +1,44 @@
+# Customer Journey Platform — every target works from a fresh clone with only Python 3.11 and make.
+SHELL := /bin/bash
+SIZE ?= small
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export PYTHONUNBUFFERED := 1
+
+.PHONY: install demo dev test test-fast lint format bench clean dbt-debug
+
+install:  ## uv (installed with pip when missing) + the locked environment
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+	@mkdir -p $(DAGSTER_HOME) && cp -n orchestration/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+
+demo: install  ## warehouse up -> simulated shop -> nightly_job -> summary (SIZE=tiny for a quick one)
+	$(UV) run journey demo --size $(SIZE)
+
+dev: install  ## Dagster UI on 127.0.0.1:3000 against the embedded warehouse and the emulators
+	$(UV) run journey dev --size $(SIZE)
+
+test: install  ## the whole test suite (installs Chromium for the browser test when missing)
+	$(UV) run pytest -q
+
+test-fast: install  ## everything but the end-to-end and browser tiers
+	$(UV) run pytest -q -m "not e2e and not browser"
+
+lint: install  ## ruff (lint + format check) and sqlfluff on the dbt models
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run journey lint-sql
+
+format: install
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+bench: install  ## benchmarks named in the issues; figures also in .local/bench/results.json
+	$(UV) run python -m tests.bench.run
+
+dbt-debug: install
+	$(UV) run journey dbt debug
+
+clean:  ## stop the embedded warehouse and remove local state (.local, .dagster_home, dbt target)
+	-$(UV) run journey warehouse down
+	rm -rf .local .dagster_home dbt_project/target dbt_project/logs

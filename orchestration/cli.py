@@ -1,0 +1,181 @@
+"""`journey`: the project's command line (warehouse, sandbox, emulators, demo, dashboards).
+
+Heavy imports (Dagster, dbt, the generator) happen inside commands so `journey warehouse url` stays instant.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from ingestion.warehouse import EmbeddedPostgres, WarehouseError, WarehouseSettings, init_warehouse
+from ingestion.warehouse.paths import local_dir
+from ingestion.warehouse.server import postgres_bin_dir
+
+
+@click.group()
+def main() -> None:
+    """Customer Journey Platform command line."""
+
+
+# -- warehouse ------------------------------------------------------------------------------
+@main.group()
+def warehouse() -> None:
+    """The Postgres warehouse (embedded by default; WAREHOUSE_URL points elsewhere)."""
+
+
+def _embedded() -> EmbeddedPostgres:
+    try:
+        return EmbeddedPostgres(WarehouseSettings.from_env())
+    except WarehouseError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@warehouse.command("up")
+def warehouse_up() -> None:
+    """Start the embedded server (idempotent) and create the contract's schemas and roles."""
+    settings = WarehouseSettings.from_env()
+    try:
+        if settings.embedded:
+            st = EmbeddedPostgres(settings).up()
+            click.echo(f"warehouse {st.message}: {st.url} (data in {st.data_dir})")
+        else:
+            click.echo(f"WAREHOUSE_URL is set: using {settings.redacted()} (embedded server not started)")
+        for line in init_warehouse(settings):
+            click.echo(f"  {line}")
+    except WarehouseError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@warehouse.command("down")
+def warehouse_down() -> None:
+    """Stop the embedded server; its data stays in the data directory."""
+    try:
+        st = _embedded().down()
+    except WarehouseError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"warehouse {st.message} (data kept in {st.data_dir})")
+
+
+@warehouse.command("status")
+def warehouse_status() -> None:
+    """Is the embedded server running, on which port, with which data directory."""
+    settings = WarehouseSettings.from_env()
+    if not settings.embedded:
+        click.echo(f"external warehouse: {settings.redacted()}")
+        return
+    st = EmbeddedPostgres(settings).status()
+    click.echo(f"{st.message}; port {st.port}; pid {st.pid or '-'}; data {st.data_dir}; url {st.url}")
+    sys.exit(0 if st.running else 3)
+
+
+@warehouse.command("init")
+def warehouse_init() -> None:
+    """Create the contract's schemas, roles and grants (idempotent; also run by `up`)."""
+    for line in init_warehouse(WarehouseSettings.from_env()):
+        click.echo(line)
+
+
+@warehouse.command("url")
+@click.option("--role", default="admin", type=click.Choice(["admin", "loader", "transformer", "reporter"]))
+def warehouse_url(role: str) -> None:
+    """Print the connection URL (for psql, Metabase, notebooks)."""
+    click.echo(WarehouseSettings.from_env().role_url(role))
+
+
+@warehouse.command("psql", context_settings={"ignore_unknown_options": True})
+@click.option("--role", default="admin", type=click.Choice(["admin", "loader", "transformer", "reporter"]))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def warehouse_psql(role: str, args: tuple[str, ...]) -> None:
+    """Open psql (shipped with the embedded server's binaries) on the warehouse."""
+    psql = postgres_bin_dir() / "psql"
+    os.execv(str(psql), [str(psql), WarehouseSettings.from_env().role_url(role), *args])
+
+
+# -- sandbox --------------------------------------------------------------------------------
+@main.group()
+def sandbox() -> None:
+    """The simulated shop and the local emulators of every source API."""
+
+
+def _sandbox_dir(size: str, out: str | None) -> Path:
+    return Path(out).resolve() if out else local_dir() / "sandbox" / size
+
+
+@sandbox.command("generate")
+@click.option("--size", default="small", type=click.Choice(["tiny", "small", "large"]))
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--out", default=None, help="output directory (default .local/sandbox/<size>)")
+def sandbox_generate(size: str, seed: int, out: str | None) -> None:
+    """Generate a deterministic simulated shop (Parquet + tracked-event landing files + truth/)."""
+    import time
+
+    from ingestion.sandbox.shop import generate_world
+
+    target = _sandbox_dir(size, out)
+    t0 = time.perf_counter()
+    world = generate_world(size, seed, target)
+    _print_world(world, target, time.perf_counter() - t0)
+
+
+@sandbox.command("advance")
+@click.option("--days", required=True, type=int)
+@click.option("--size", default="small", type=click.Choice(["tiny", "small", "large"]))
+@click.option("--out", default=None)
+def sandbox_advance(days: int, size: str, out: str | None) -> None:
+    """Extend an existing world by N days (so the nightly run has new data)."""
+    import time
+
+    from ingestion.sandbox.shop import advance_world
+
+    target = _sandbox_dir(size, out)
+    if not (target / "world.json").exists():
+        raise click.ClickException(
+            f"no world in {target}; run `journey sandbox generate --size {size}` first"
+        )
+    t0 = time.perf_counter()
+    world = advance_world(target, days)
+    _print_world(world, target, time.perf_counter() - t0)
+
+
+def _print_world(world: dict, target: Path, seconds: float) -> None:
+    click.echo(
+        f"{world['size']} shop, seed {world['seed']}: {world['start_date']} .. {world['end_date']} "
+        f"({world['days']} days) in {seconds:.1f}s -> {target}"
+    )
+    for table, rows in sorted(world.get("counts", {}).items()):
+        click.echo(f"  {table:<28} {rows:>12,}")
+
+
+# -- dbt -----------------------------------------------------------------------------------
+@main.command("dbt", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def dbt_cmd(args: tuple[str, ...]) -> None:
+    """Run dbt in dbt_project/ against the warehouse as the transformer role (e.g. `journey dbt build`)."""
+    from ingestion.warehouse.paths import PROJECT_ROOT
+    from ingestion.warehouse.settings import dbt_env
+
+    project = PROJECT_ROOT / "dbt_project"
+    env = {**os.environ, **dbt_env(WarehouseSettings.from_env())}
+    env.setdefault("DBT_PROFILES_DIR", str(project))
+    dbt = Path(sys.executable).parent / "dbt"
+    os.chdir(project)
+    os.execve(str(dbt), [str(dbt), *args], env)
+
+
+# -- demo -----------------------------------------------------------------------------------
+@main.command("demo")
+@click.option("--size", default="small", type=click.Choice(["tiny", "small", "large"]))
+@click.option("--seed", default=42, type=int)
+def demo(size: str, seed: int) -> None:
+    """Warehouse up -> sandbox generated if missing -> nightly_job -> summary."""
+    from orchestration.demo import run_demo
+
+    sys.exit(run_demo(size=size, seed=seed))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+"""The Dagster code location: only assembles the domains under `orchestration/defs/`.
+
+Each domain module exposes a `defs` Definitions object; adding a domain means adding it to DOMAINS.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.defs.ops import jobs as ops_jobs
+from orchestration.defs.shared.resources import warehouse_resource
+
+DOMAINS = [ops_jobs]
+
+defs = dg.Definitions.merge(
+    *(domain.defs for domain in DOMAINS),
+    dg.Definitions(resources={"warehouse": warehouse_resource()}),
+)
