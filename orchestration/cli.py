@@ -141,6 +141,30 @@ def sandbox_advance(days: int, size: str, out: str | None) -> None:
     _print_world(world, target, time.perf_counter() - t0)
 
 
+@sandbox.command("serve")
+@click.option("--size", default="small", type=click.Choice(["tiny", "small", "large"]))
+@click.option("--out", default=None)
+def sandbox_serve(size: str, out: str | None) -> None:
+    """Serve the Shopify, Meta and GA4 emulators on fixed local ports until Ctrl-C."""
+    import time
+
+    from ingestion.sandbox.emulators import running_emulators
+
+    target = _sandbox_dir(size, out)
+    with running_emulators(target, ports=EMULATOR_PORTS) as env:
+        click.echo("emulators serving " + str(target) + "; export these to point connectors at them:")
+        for key, value in sorted(env.items()):
+            click.echo(f"  export {key}={value}")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            click.echo("stopping emulators")
+
+
+EMULATOR_PORTS = {"shopify": 8701, "meta": 8702, "ga4": 8703}
+
+
 def _print_world(world: dict, target: Path, seconds: float) -> None:
     click.echo(
         f"{world['size']} shop, seed {world['seed']}: {world['start_date']} .. {world['end_date']} "
@@ -164,6 +188,33 @@ def dbt_cmd(args: tuple[str, ...]) -> None:
     dbt = Path(sys.executable).parent / "dbt"
     os.chdir(project)
     os.execve(str(dbt), [str(dbt), *args], env)
+
+
+# -- dev ------------------------------------------------------------------------------------
+@main.command("dev")
+@click.option("--size", default="small", type=click.Choice(["tiny", "small", "large"]))
+@click.option("--port", default=3000, type=int)
+def dev(size: str, port: int) -> None:
+    """Dagster UI on 127.0.0.1 with the embedded warehouse and the emulators of the sandbox world."""
+    import subprocess
+
+    from ingestion.sandbox.emulators import running_emulators
+    from orchestration.demo import ensure_world, prepare_environment
+
+    world_dir = prepare_environment(size)
+    ensure_world(size, 42)
+    with running_emulators(world_dir, ports=EMULATOR_PORTS) as env:
+        child_env = {**os.environ, **env}
+        click.echo(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C to stop; emulators stop with it)")
+        dagster = Path(sys.executable).parent / "dagster"
+        proc = subprocess.Popen(
+            [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)], env=child_env
+        )
+        try:
+            sys.exit(proc.wait())
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 # -- demo -----------------------------------------------------------------------------------

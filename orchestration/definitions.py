@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.defs.ops import alerts as ops_alerts
 from orchestration.defs.ops import jobs as ops_jobs
 from orchestration.defs.shared.resources import warehouse_resource
 
-DOMAINS = [ops_jobs]
+DOMAINS = [ops_jobs, ops_alerts]
 
 defs = dg.Definitions.merge(
     *(domain.defs for domain in DOMAINS),

@@ -7,6 +7,7 @@ in-process against the persistent Dagster instance (so the run shows up in `make
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -54,16 +55,25 @@ def table_counts(settings: WarehouseSettings) -> list[tuple[str, str, int]]:
     return rows
 
 
-def run_demo(size: str = "small", seed: int = 42) -> int:
-    """Run the whole nightly job on the embedded default. Returns a process exit code."""
-    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+def prepare_environment(size: str) -> Path:
+    """DAGSTER_HOME, the sandbox size, and a running warehouse with the contract applied."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(PROJECT_ROOT / "orchestration" / "dagster.local.yaml", home / "dagster.yaml")
     os.environ["JOURNEY_SANDBOX_SIZE"] = size
     settings = WarehouseSettings.from_env()
     if settings.embedded:
         st = EmbeddedPostgres(settings).up()
         _say(f"warehouse {st.message} at {st.url}")
     init_warehouse(settings)
+    return local_dir() / "sandbox" / size
+
+
+def run_demo(size: str = "small", seed: int = 42) -> int:
+    """Run the whole nightly job on the embedded default. Returns a process exit code."""
+    prepare_environment(size)
+    settings = WarehouseSettings.from_env()
     world_dir = ensure_world(size, seed)
 
     from ingestion.sandbox.emulators import running_emulators
