@@ -86,7 +86,11 @@ def run_failure_alert(context: dg.RunFailureSensorContext, alert_webhook: AlertW
 
 
 def alert_webhook_resource() -> AlertWebhook:
-    return AlertWebhook(url=dg.EnvVar("ALERT_WEBHOOK_URL")) if os.environ.get("ALERT_WEBHOOK_URL") else AlertWebhook()
+    return (
+        AlertWebhook(url=dg.EnvVar("ALERT_WEBHOOK_URL"))
+        if os.environ.get("ALERT_WEBHOOK_URL")
+        else AlertWebhook()
+    )
 
 
 defs = dg.Definitions(sensors=[run_failure_alert], resources={"alert_webhook": alert_webhook_resource()})

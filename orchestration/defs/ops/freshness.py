@@ -1,0 +1,91 @@
+"""Freshness: is the newest data in each source table recent enough, and were the marts rebuilt in time?
+
+Two layers, because they fail for different reasons:
+- data freshness (these checks): the newest *record* in a raw table versus the reference time
+  (`JOURNEY_AS_OF`, set to the simulated shop's end date in the sandbox; wall-clock now in production) —
+  catches a connector that runs fine but receives nothing new (expired token scope, paused tracker);
+- materialization freshness: a `FreshnessPolicy` on every mart (applied in definitions.py) plus
+  last-update checks on the raw assets — catches a nightly run that did not happen.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+from pydantic import Field
+
+from orchestration.defs.shared.resources import Warehouse
+
+MART_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=26), warn_window=timedelta(hours=24)
+)
+
+
+class ReferenceClock(dg.ConfigurableResource):
+    """'Now' for data-freshness checks: JOURNEY_AS_OF (ISO date/time) in the sandbox, else the wall clock."""
+
+    as_of: str | None = Field(default=None, description="ISO timestamp or date; unset = now (UTC)")
+
+    def now(self) -> datetime:
+        if not self.as_of:
+            return datetime.now(UTC)
+        ts = datetime.fromisoformat(self.as_of)
+        return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+# (asset key, SQL returning the newest record's timestamp, allowed age, what it means)
+SOURCE_FRESHNESS = [
+    (["shopify", "orders"], "select max(updated_at::timestamptz) from shopify.orders", timedelta(hours=26),
+     "Shopify orders updated within 26 h"),
+    (["meta_ads", "ads_insights"], "select max(date_start::date)::timestamptz + interval '1 day' from meta_ads.ads_insights",
+     timedelta(days=1), "Meta insights for yesterday present"),
+    (["ga4", "daily_traffic"], "select max(to_date(date, 'YYYYMMDD'))::timestamptz + interval '1 day' from ga4.daily_traffic",
+     timedelta(days=2), "GA4 report rows up to the day before yesterday (GA4 processing delay)"),
+    (["events", "events"], "select max(received_at) from events.events", timedelta(hours=26),
+     "tracked events received within 26 h"),
+]  # fmt: skip
+
+
+def _freshness_check(
+    key: list[str], query: str, max_age: timedelta, meaning: str
+) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=dg.AssetKey(key), name="data_freshness", blocking=False, description=meaning)
+    def _check(warehouse: Warehouse, reference_clock: ReferenceClock) -> dg.AssetCheckResult:
+        with warehouse.connect("admin") as conn:
+            newest = conn.execute(query).fetchone()[0]
+        now = reference_clock.now()
+        if newest is None:
+            return dg.AssetCheckResult(passed=False, description=f"{'.'.join(key)} is empty ({meaning})")
+        age = now - newest
+        return dg.AssetCheckResult(
+            passed=age <= max_age,
+            description=f"newest record {newest.isoformat()} is {age} old at {now.isoformat()} (limit {max_age})",
+            metadata={
+                "newest": dg.MetadataValue.text(newest.isoformat()),
+                "age_hours": age.total_seconds() / 3600,
+            },
+        )
+
+    return _check
+
+
+def source_freshness_checks() -> list[dg.AssetChecksDefinition]:
+    return [_freshness_check(*spec) for spec in SOURCE_FRESHNESS]
+
+
+def raw_last_update_checks() -> list[dg.AssetChecksDefinition]:
+    """Materialization-based: each source asset loaded within the last 26 hours."""
+    return list(
+        dg.build_last_update_freshness_checks(
+            assets=[dg.AssetKey(key) for key, *_ in SOURCE_FRESHNESS], lower_bound_delta=timedelta(hours=26)
+        )
+    )
+
+
+def reference_clock_resource() -> ReferenceClock:
+    import os
+
+    return (
+        ReferenceClock(as_of=dg.EnvVar("JOURNEY_AS_OF"))
+        if os.environ.get("JOURNEY_AS_OF")
+        else ReferenceClock()
+    )
