@@ -23,21 +23,22 @@ def _say(msg: str) -> None:
 
 
 def ensure_world(size: str, seed: int) -> Path:
-    from ingestion.sandbox.shop import generate_world
+    """Generate the simulated shop unless it exists; point data-freshness checks at its 'today'."""
+    from ingestion.sandbox.shop import generate_world, load_world
 
     world_dir = local_dir() / "sandbox" / size
     if (world_dir / "world.json").exists():
+        world = load_world(world_dir)
         _say(
-            f"simulated shop '{size}' already in {world_dir} (use `journey sandbox advance --days 1` for a new day)"
+            f"simulated shop '{size}' already in {world_dir} (`journey sandbox advance --days 1` adds a day)"
         )
-        return world_dir
-    _say(f"generating the '{size}' simulated shop (seed {seed}) into {world_dir} ...")
-    t0 = time.perf_counter()
-    world = generate_world(size, seed, world_dir)
-    _say(
-        f"generated {world['days']} days in {time.perf_counter() - t0:.1f}s: "
-        + ", ".join(f"{k}={v:,}" for k, v in sorted(world.get("counts", {}).items()))
-    )
+    else:
+        _say(f"generating the '{size}' simulated shop (seed {seed}) into {world_dir} ...")
+        t0 = time.perf_counter()
+        world = generate_world(size, seed, world_dir)
+        counts = ", ".join(f"{k}={v:,}" for k, v in sorted(world.get("counts", {}).items()))
+        _say(f"generated {world['days']} days in {time.perf_counter() - t0:.1f}s: {counts}")
+    os.environ.setdefault("JOURNEY_AS_OF", str(world["end_date"]))
     return world_dir
 
 
