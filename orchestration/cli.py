@@ -174,6 +174,22 @@ def _print_world(world: dict, target: Path, seconds: float) -> None:
         click.echo(f"  {table:<28} {rows:>12,}")
 
 
+# -- collector ------------------------------------------------------------------------------
+@main.group()
+def collector() -> None:
+    """The tracked-events collector (durable JSONL landing files; never touches the warehouse)."""
+
+
+@collector.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8700, show_default=True, type=int)
+def collector_serve(host: str, port: int) -> None:
+    """Serve POST /v1/batch|track|page|identify until Ctrl-C (settings from EVENTS_*/COLLECTOR_* env)."""
+    from ingestion.events.collector import serve
+
+    serve(host=host, port=port)
+
+
 # -- dbt -----------------------------------------------------------------------------------
 @main.command("dbt", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
@@ -188,6 +204,18 @@ def dbt_cmd(args: tuple[str, ...]) -> None:
     dbt = Path(sys.executable).parent / "dbt"
     os.chdir(project)
     os.execve(str(dbt), [str(dbt), *args], env)
+
+
+@main.command("lint-sql", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def lint_sql(args: tuple[str, ...]) -> None:
+    """sqlfluff lint of the dbt models and tests (config: dbt_project/.sqlfluff); extra args pass through."""
+    from ingestion.warehouse.paths import PROJECT_ROOT
+
+    project = PROJECT_ROOT / "dbt_project"
+    sqlfluff = Path(sys.executable).parent / "sqlfluff"
+    os.chdir(project)
+    os.execv(str(sqlfluff), [str(sqlfluff), "lint", "models", "tests", *args])
 
 
 # -- dev ------------------------------------------------------------------------------------

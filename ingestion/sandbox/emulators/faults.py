@@ -91,18 +91,17 @@ class FaultMiddleware:
         async def replay():
             return {"type": "http.request", "body": body, "more_body": False}
 
+        async def recording_send(message):
+            if message["type"] == "http.response.start":
+                record.status = message["status"]
+            await send(message)
+
         if fault is None:
-
-            async def recording_send(message):
-                if message["type"] == "http.response.start":
-                    record.status = message["status"]
-                await send(message)
-
             return await self.app(scope, replay, recording_send)
         record.fault = fault.kind
         if fault.kind == "slow":
             await asyncio.sleep(fault.delay)
-            return await self.app(scope, replay, send)
+            return await self.app(scope, replay, recording_send)
         if fault.kind == "drop":
             # promise a body, send part of it, then fail: the client sees the connection cut mid-response
             await send(

@@ -1,0 +1,65 @@
+with
+
+products as (
+    select * from {{ ref('stg_shopify__products') }}
+),
+
+variants as (
+    select * from {{ ref('stg_shopify__product_variants') }}
+),
+
+order_items as (
+    select * from {{ ref('int_order_items_enriched') }}
+    where not is_cancelled
+),
+
+variant_stats as (
+    select
+        product_id,
+        count(*) as variants,
+        min(price) as min_price,
+        max(price) as max_price
+    from variants
+    group by product_id
+),
+
+sales as (
+    select
+        product_id,
+        count(distinct order_id) as orders,
+        count(distinct customer_id) as customers,
+        sum(quantity) as units_sold,
+        sum(net_amount) as net_revenue,
+        min(ordered_at) as first_sold_at,
+        max(ordered_at) as last_sold_at
+    from order_items
+    group by product_id
+),
+
+final as (
+    select
+        products.product_id,
+        products.product_title,
+        products.handle,
+        products.category,
+        products.vendor,
+        products.product_status,
+        products.tags,
+        products.is_repeatable,
+        products.created_at,
+        products.updated_at,
+        coalesce(variant_stats.variants, 0) as variants,
+        variant_stats.min_price,
+        variant_stats.max_price,
+        coalesce(sales.orders, 0) as orders,
+        coalesce(sales.customers, 0) as customers,
+        coalesce(sales.units_sold, 0) as units_sold,
+        coalesce(sales.net_revenue, 0) as net_revenue,
+        sales.first_sold_at,
+        sales.last_sold_at
+    from products
+    left join variant_stats on products.product_id = variant_stats.product_id
+    left join sales on products.product_id = sales.product_id
+)
+
+select * from final

@@ -1,0 +1,48 @@
+{#- First-party funnel per UTC day x channel x device: sessions -> product view -> add to cart ->
+    checkout -> purchase, each step counted only when it happened after the previous one within the
+    session (so the steps never increase). Rates are step-over-previous-step; the median time to
+    convert is from session start to purchase, over purchasing sessions. -#}
+with
+
+sessions as (
+    select * from {{ ref('fct_sessions') }}
+),
+
+daily as (
+    select
+        session_date as date_day,
+        channel,
+        device_type,
+        count(*) as sessions,
+        count(*) filter (where has_product_view) as product_view_sessions,
+        count(*) filter (where has_add_to_cart) as add_to_cart_sessions,
+        count(*) filter (where has_checkout) as checkout_sessions,
+        count(*) filter (where has_purchase) as purchase_sessions,
+        coalesce(sum(revenue) filter (where has_purchase), 0) as purchase_revenue,
+        percentile_cont(0.5) within group (order by minutes_to_purchase) filter (where has_purchase)
+            as median_minutes_to_purchase
+    from sessions
+    group by session_date, channel, device_type
+),
+
+final as (
+    select
+        date_day,
+        channel,
+        device_type,
+        sessions,
+        product_view_sessions,
+        add_to_cart_sessions,
+        checkout_sessions,
+        purchase_sessions,
+        purchase_revenue,
+        1.0 * product_view_sessions / nullif(sessions, 0) as product_view_rate,
+        1.0 * add_to_cart_sessions / nullif(product_view_sessions, 0) as add_to_cart_rate,
+        1.0 * checkout_sessions / nullif(add_to_cart_sessions, 0) as checkout_rate,
+        1.0 * purchase_sessions / nullif(checkout_sessions, 0) as purchase_rate,
+        1.0 * purchase_sessions / nullif(sessions, 0) as session_conversion_rate,
+        median_minutes_to_purchase
+    from daily
+)
+
+select * from final

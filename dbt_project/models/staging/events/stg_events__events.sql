@@ -1,0 +1,73 @@
+{#- One row per tracked event. Page views are named `Page Viewed` so every row has an event name;
+    the tracker's `userId` is the Shopify customer id. Referrers on the shop's own host are internal
+    navigation, not traffic sources, so `referrer_host` is null for them. -#}
+with
+
+source as (
+    select * from {{ source('events', 'events') }}
+),
+
+renamed as (
+    select
+        cast(message_id as text) as event_id,
+        lower(type) as event_type,
+        case
+            when lower(type) = 'page' then 'Page Viewed'
+            when lower(type) = 'identify' then 'Identify'
+            else event
+        end as event_name,
+        anonymous_id,
+        case when cast(user_id as text) ~ '^\d{1,18}$' then cast(cast(user_id as text) as bigint) end as customer_id,
+        cast(timestamp as timestamptz) as event_at,
+        cast(sent_at as timestamptz) as sent_at,
+        cast(received_at as timestamptz) as received_at,
+        page_url,
+        page_path,
+        page_referrer,
+        {{ url_host('page_referrer') }} as referrer_host_raw,
+        {{ url_host('page_url') }} as page_host,
+        nullif(utm_source, '') as utm_source,
+        nullif(utm_medium, '') as utm_medium,
+        nullif(utm_campaign, '') as utm_campaign,
+        nullif(cast(utm_id as text), '') as utm_id,
+        nullif(cast(utm_content as text), '') as utm_content,
+        nullif(utm_term, '') as utm_term,
+        nullif(fbclid, '') as fbclid,
+        nullif(gclid, '') as gclid,
+        coalesce(nullif(lower(device_type), ''), 'unknown') as device_type,
+        {{ shopify_id('cast(product_id as text)') }} as product_id,
+        {{ shopify_id('cast(order_id as text)') }} as order_id,
+        cast(revenue as numeric(14, 2)) as revenue
+    from source
+),
+
+final as (
+    select
+        event_id,
+        event_type,
+        event_name,
+        anonymous_id,
+        customer_id,
+        event_at,
+        sent_at,
+        received_at,
+        page_url,
+        page_path,
+        page_referrer,
+        case when referrer_host_raw = page_host then null else referrer_host_raw end as referrer_host,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        utm_id,
+        utm_content,
+        utm_term,
+        fbclid,
+        gclid,
+        device_type,
+        product_id,
+        order_id,
+        revenue
+    from renamed
+)
+
+select * from final

@@ -1,0 +1,80 @@
+"""The landing format shared by the collector, the simulated shop and the loader (docs/sandbox.md).
+
+Why a module of its own: the collector writes it, the generator imitates it and the loader reads it,
+so where the files live and how an accepted event is enriched must be defined exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from ingestion.warehouse.paths import local_dir
+
+CLICK_ID_KEYS = ("fbclid", "gclid")
+# utm_* query parameter -> key in Segment's context.campaign
+UTM_TO_CAMPAIGN = {
+    "utm_source": "source",
+    "utm_medium": "medium",
+    "utm_campaign": "name",
+    "utm_id": "id",
+    "utm_content": "content",
+    "utm_term": "term",
+}
+CLOSED_SUFFIX = ".jsonl"
+OPEN_SUFFIX = ".jsonl.open"
+
+
+def default_landing_dir() -> Path:
+    """`$EVENTS_LANDING_DIR`, else `<local_dir>/sandbox/<JOURNEY_SANDBOX_SIZE or small>/landing/events`."""
+    explicit = os.environ.get("EVENTS_LANDING_DIR")
+    if explicit:
+        return Path(explicit).resolve()
+    size = os.environ.get("JOURNEY_SANDBOX_SIZE") or "small"
+    return local_dir() / "sandbox" / size / "landing" / "events"
+
+
+def default_quarantine_dir(landing_dir: Path) -> Path:
+    """`$EVENTS_QUARANTINE_DIR`, else a `quarantine/` sibling of the landing dir (never read by the loader)."""
+    explicit = os.environ.get("EVENTS_QUARANTINE_DIR")
+    if explicit:
+        return Path(explicit).resolve()
+    return landing_dir.parent.parent / "quarantine" / landing_dir.name
+
+
+def closed_landing_files(landing_dir: Path) -> list[Path]:
+    """Complete landing files (`dt=*/…/*.jsonl`), sorted; files still being written end in `.open`."""
+    if not landing_dir.exists():
+        return []
+    return sorted(p for p in landing_dir.rglob("*" + CLOSED_SUFFIX) if p.is_file())
+
+
+def _query_params(url: str) -> dict[str, str]:
+    try:
+        query = urlsplit(url).query
+    except ValueError:
+        return {}
+    return {k: v[0] for k, v in parse_qs(query, keep_blank_values=False).items() if v}
+
+
+def enrich(event: dict[str, Any], received_at: str) -> dict[str, Any]:
+    """Add the server fields of the landing format to an accepted event (in place, returned).
+
+    `receivedAt` is the collector's clock; `context.clickIds` and `context.campaign` are derived from
+    the page URL only when the tracker did not send them (a tracker that persisted a click id for the
+    session knows better than the current URL).
+    """
+    event["receivedAt"] = received_at
+    context = event.setdefault("context", {})
+    page = context.get("page") if isinstance(context.get("page"), dict) else None
+    url = page.get("url") if page else None
+    params = _query_params(url) if isinstance(url, str) and "?" in url else {}
+    if not isinstance(context.get("clickIds"), dict):
+        context["clickIds"] = {k: params.get(k) for k in CLICK_ID_KEYS}
+    if not isinstance(context.get("campaign"), dict):
+        campaign = {name: params[utm] for utm, name in UTM_TO_CAMPAIGN.items() if utm in params}
+        if campaign:
+            context["campaign"] = campaign
+    return event

@@ -1,0 +1,72 @@
+"""`[events, events]` and `[events, rejected]`: one load of the closed landing files per materialization.
+
+Why a multi-asset and not `@dlt_assets`: the hot path is COPY + SQL (see ingestion/events/load/loader.py
+for the measured reason); the asset keys still follow the dlt convention `[dataset, table]` so the dbt
+sources of the `events` schema join this lineage.
+"""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from ingestion.events.load import load_landing_files
+from orchestration.defs.events.resources import EventsLanding, events_landing_resource
+from orchestration.defs.shared.resources import Warehouse
+
+EVENTS_KEY = dg.AssetKey(["events", "events"])
+REJECTED_KEY = dg.AssetKey(["events", "rejected"])
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            EVENTS_KEY,
+            group_name="events",
+            kinds={"postgres"},
+            description="First-party tracked events, one row per message_id",
+        ),  # fmt: skip
+        dg.AssetSpec(
+            REJECTED_KEY,
+            group_name="events",
+            kinds={"postgres"},
+            description="Landing lines that failed validation, with reason and raw text",
+        ),  # fmt: skip
+    ],
+    name="events_landing_load",
+)
+def events_landing_load(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, events_landing: EventsLanding
+) -> Iterator[dg.MaterializeResult]:
+    """Load every landing file not loaded before (exactly once per file; duplicates skipped)."""
+    warehouse.ensure_ready()
+    landing_dir = events_landing.path()
+    result = load_landing_files(landing_dir, warehouse.settings())
+    context.log.info(
+        f"{landing_dir}: {result.files} files, {result.rows_loaded} rows loaded, "
+        f"{result.rows_rejected} rejected, {result.duplicates_skipped} duplicates skipped"
+    )
+    total = warehouse.row_count("events", "events")
+    yield dg.MaterializeResult(
+        asset_key=EVENTS_KEY,
+        metadata={
+            "landing_dir": str(landing_dir),
+            "files_consumed": result.files,
+            "files_already_loaded": result.files_skipped,
+            "rows_loaded": result.rows_loaded,
+            "rows_rejected": result.rows_rejected,
+            "duplicates_skipped": result.duplicates_skipped,
+            "rows_per_s": round(result.lines / result.seconds) if result.seconds else 0,
+            "dagster/row_count": total,
+            "load_id": result.load_id,
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=REJECTED_KEY,
+        metadata={
+            "rows_rejected": result.rows_rejected,
+            "dagster/row_count": warehouse.row_count("events", "rejected"),
+        },
+    )
+
+
+defs = dg.Definitions(assets=[events_landing_load], resources={"events_landing": events_landing_resource()})

@@ -1,0 +1,26 @@
+"""Where the collector's landing files are: a resource so runs can point the asset elsewhere."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from ingestion.events.landing import default_landing_dir
+
+
+class EventsLanding(dg.ConfigurableResource):
+    """Landing directory of tracked events; unset = `<local_dir>/sandbox/<JOURNEY_SANDBOX_SIZE>/landing/events`."""
+
+    landing_dir: str | None = Field(default=None, description="EVENTS_LANDING_DIR; unset = sandbox default")
+
+    def path(self) -> Path:
+        return Path(self.landing_dir).resolve() if self.landing_dir else default_landing_dir()
+
+
+def events_landing_resource() -> EventsLanding:
+    if os.environ.get("EVENTS_LANDING_DIR"):
+        return EventsLanding(landing_dir=dg.EnvVar("EVENTS_LANDING_DIR"))
+    return EventsLanding()

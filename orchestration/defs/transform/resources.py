@@ -1,0 +1,54 @@
+"""dbt CLI resource that runs dbt against the project's warehouse as the transformer role.
+
+profiles.yml reads `DBT_PG_*` variables; this resource derives them from the `Warehouse` resource (so
+WAREHOUSE_URL / WAREHOUSE_PORT decide, as for every other asset) and hands them to each dbt invocation,
+instead of assets reading os.environ themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from dagster_dbt import DbtCliResource
+from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
+from pydantic import Field
+
+from ingestion.warehouse.settings import dbt_env
+from orchestration.defs.shared.resources import Warehouse, warehouse_resource
+from orchestration.defs.transform.project import dbt_project
+
+
+@contextmanager
+def _environment(overrides: dict[str, str]) -> Iterator[None]:
+    """dagster-dbt builds the subprocess env (and renders the profile in-process) from os.environ."""
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class WarehouseDbtCliResource(DbtCliResource):
+    """`DbtCliResource` pointed at the `Warehouse` resource as the transformer role."""
+
+    warehouse: Warehouse
+    role: str = Field(default="transformer", description="Warehouse role dbt connects as")
+
+    def dbt_environment(self) -> dict[str, str]:
+        return dbt_env(self.warehouse.settings(), role=self.role)
+
+    def cli(self, args: Sequence[str], **kwargs: Any) -> DbtCliInvocation:
+        with _environment(self.dbt_environment()):
+            return super().cli(args, **kwargs)
+
+
+def dbt_resource() -> WarehouseDbtCliResource:
+    return WarehouseDbtCliResource(project_dir=dbt_project, warehouse=warehouse_resource())
