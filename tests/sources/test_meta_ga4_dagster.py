@@ -66,7 +66,9 @@ def _resources(sources: dict) -> dict:
             ad_account_id=env["META_AD_ACCOUNT_ID"],
         ),
         "ga4_api": GA4Api(
-            api_url=env["GA4_API_URL"], property_id=env["GA4_PROPERTY_ID"], access_token=env["GA4_ACCESS_TOKEN"]
+            api_url=env["GA4_API_URL"],
+            property_id=env["GA4_PROPERTY_ID"],
+            access_token=env["GA4_ACCESS_TOKEN"],
         ),
     }
 
@@ -74,7 +76,8 @@ def _resources(sources: dict) -> dict:
 def _row_counts(result: dg.ExecuteInJobResult) -> dict[tuple[str, ...], int]:
     return {
         tuple(m.asset_key.path): m.metadata["dagster/row_count"].value
-        for m in result.asset_materializations_for_node("meta_ads") + result.asset_materializations_for_node("ga4")
+        for m in result.asset_materializations_for_node("meta_ads")
+        + result.asset_materializations_for_node("ga4")
     }
 
 

@@ -4,7 +4,6 @@ Backfills use run config (`since`/`until`), not partitions, for the same reason 
 orchestration/defs/meta_ads/assets.py): the nightly job runs them without a partition key.
 """
 
-
 from collections.abc import Iterator
 from typing import Any
 

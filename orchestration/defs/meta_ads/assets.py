@@ -7,7 +7,6 @@ In the UI: Materialize -> "Open launchpad" -> `ops: {meta_ads: {config: {since: 
 alone; empty config = the normal incremental run with the 28-day re-pull window.
 """
 
-
 from collections.abc import Iterator
 from typing import Any
 
