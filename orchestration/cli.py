@@ -218,6 +218,12 @@ def lint_sql(args: tuple[str, ...]) -> None:
     os.execv(str(sqlfluff), [str(sqlfluff), "lint", "models", "tests", *args])
 
 
+# -- dashboards -----------------------------------------------------------------------------
+from dashboards.cli import dashboards as dashboards_group  # noqa: E402  (click only; the rest loads lazily)
+
+main.add_command(dashboards_group, "dashboards")
+
+
 # -- dev ------------------------------------------------------------------------------------
 @main.command("dev")
 @click.option("--size", default="small", type=click.Choice(["tiny", "small", "large"]))
