@@ -60,7 +60,9 @@ def validate_cmd(definitions: Path | None) -> None:
 
 @dashboards.command("apply")
 @_with_auth
-@click.option("--db-host", default=None, help="warehouse host as Metabase sees it (e.g. host.docker.internal)")
+@click.option(
+    "--db-host", default=None, help="warehouse host as Metabase sees it (e.g. host.docker.internal)"
+)
 @click.option("--db-port", default=None, type=int, help="warehouse port as Metabase sees it")
 @click.option("--collection", default=None, help="put every dashboard in this collection")
 @click.option("--definitions", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None)
@@ -96,7 +98,9 @@ def apply_cmd(
 @dashboards.command("export")
 @_with_auth
 @click.option("--dashboard", "dashboard_id", required=True, type=int, help="Metabase dashboard id")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="file (default stdout)")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="file (default stdout)"
+)
 def export_cmd(url: str, user: str, password: str, dashboard_id: int, out: Path | None) -> None:
     """Write an existing Metabase dashboard as a YAML definition."""
     from dashboards.metabase_client import MetabaseError

@@ -126,8 +126,8 @@ class MetabaseClient:
     def collection_items(self, collection_id: int, model: str) -> list[dict[str, Any]]:
         return _listing(self.get(f"/api/collection/{collection_id}/items", models=model))
 
-    def cards(self) -> list[dict[str, Any]]:
-        return _listing(self.get("/api/card", f="all"))
+    def cards(self, archived: bool = False) -> list[dict[str, Any]]:
+        return _listing(self.get("/api/card", f="archived" if archived else "all"))
 
     def card(self, card_id: int) -> dict[str, Any]:
         return self.get(f"/api/card/{card_id}")

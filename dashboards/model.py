@@ -88,6 +88,11 @@ class Card(_Strict):
     visualization_settings: dict[str, Any] = Field(default_factory=dict)
     layout: Layout
 
+    @field_validator("description")
+    @classmethod
+    def _strip_description(cls, text: str) -> str:
+        return text.strip()
+
     @field_validator("sql")
     @classmethod
     def _sql_syntax(cls, sql: str) -> str:
@@ -131,7 +136,9 @@ def required_columns(card: Card) -> list[str]:
         out: list[str] = []
         for key in keys:
             if key not in vs:
-                raise ValueError(f"card {card.key!r}: display {card.display!r} needs visualization_settings.{key}")
+                raise ValueError(
+                    f"card {card.key!r}: display {card.display!r} needs visualization_settings.{key}"
+                )
             out += _names(vs[key])
         return out
 
@@ -171,7 +178,12 @@ class Dashboard(_Strict):
     collection: str = "Customer Journey"
     owner: Owner = Field(default_factory=Owner)
     parameters: list[Parameter] = Field(default_factory=list)
-    cards: list[Card]
+    cards: list[Card] = Field(min_length=1)
+
+    @field_validator("description")
+    @classmethod
+    def _strip_description(cls, text: str) -> str:
+        return text.strip()
 
     @model_validator(mode="after")
     def _consistent(self) -> Dashboard:

@@ -85,15 +85,20 @@ def reporter_database(
     another name (`host.docker.internal`, or the compose service `postgres` on its internal port).
     """
     from ingestion.warehouse import WarehouseSettings
+    from ingestion.warehouse.settings import ROLE_USERS
 
     env = dict(os.environ if env is None else env)
     parts = WarehouseSettings.from_env(env).parts("reporter")
-    password = parts["password"] or env.get("REPORTER_PASSWORD") or None
+    reporter = ROLE_USERS["reporter"]
+    # Without WAREHOUSE_REPORTER_URL the reporter URL falls back to WAREHOUSE_URL (the admin): keep its
+    # host and database but never its user or password - Metabase must only ever hold the read-only role.
+    url_password = parts["password"] if parts["user"] == reporter else None
+    password = url_password or env.get("REPORTER_PASSWORD") or None
     return DatabaseSpec(
         host=db_host or str(parts["host"]),
         port=int(db_port or parts["port"] or 5432),
         dbname=str(parts["database"]),
-        user=str(parts["user"]),
+        user=reporter,
         password=str(password) if password else None,
     )
 
@@ -327,11 +332,14 @@ def ensure_collection(client: MetabaseClient, name: str, report: ApplyReport) ->
 
 
 def _cards_by_key(client: MetabaseClient) -> dict[tuple[str, str], dict[str, Any]]:
-    """Existing cards that carry a journey key; the oldest wins if a card was duplicated in the UI."""
+    """Existing cards that carry a journey key: live ones first, then archived ones (restored in place
+    if their card comes back to the YAML); the oldest wins if a card was duplicated in the UI."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for card in sorted(client.cards(), key=lambda c: c["id"]):
+    live = sorted(client.cards(), key=lambda c: c["id"])
+    archived = sorted(client.cards(archived=True), key=lambda c: c["id"])
+    for card in live + [{**c, "archived": True} for c in archived]:
         match = MARKER_RE.search(card.get("description") or "")
-        if match and not card.get("archived"):
+        if match:
             found.setdefault((match.group(1), match.group(2)), card)
     return found
 
@@ -370,7 +378,7 @@ def apply_dashboard(
 
     keys = {c.key for c in dashboard.cards}
     for (dash_key, card_key), current in existing_cards.items():
-        if dash_key == dashboard.key and card_key not in keys:
+        if dash_key == dashboard.key and card_key not in keys and not current.get("archived"):
             client.update_card(current["id"], {"archived": True})
             report.archived.append(f"card {dash_key}.{card_key}")
 

@@ -81,8 +81,10 @@ def test_day_by_day_incremental_build_equals_full_refresh(built_tiny, raw_tiny, 
             conn.execute("drop schema if exists holdback cascade")
 
     for table in COMPARED:
+        only_incremental = sorted(set(incremental[table]) - set(full[table]), key=repr)
+        only_full = sorted(set(full[table]) - set(incremental[table]), key=repr)
+        assert not only_incremental and not only_full, (
+            f"{table}: {len(only_incremental)} rows only in the incremental build, e.g. {only_incremental[:2]}; "
+            f"{len(only_full)} only in the full refresh, e.g. {only_full[:2]}"
+        )
         assert len(incremental[table]) == len(full[table]), table
-        mismatched = [
-            pair for pair in zip(incremental[table], full[table], strict=True) if pair[0] != pair[1]
-        ]
-        assert not mismatched, f"{table}: first difference {mismatched[0]}"

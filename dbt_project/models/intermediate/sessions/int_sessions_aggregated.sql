@@ -8,16 +8,18 @@
     a purchase after that checkout.
 
     Incremental: a run re-sessionizes, per visitor with events since the cutoff (the start of the
-    latest session day minus `incremental_lookback_days`), everything from the first session that a new
-    event could still extend; the visitor's older sessions are re-emitted unchanged, so delete+insert on
-    `anonymous_id` replaces exactly that visitor's sessions. Events arriving later than the lookback
-    need a full refresh. -#}
+    latest session day minus `incremental_lookback_days`), everything from the cutoff or from the first
+    session that an event after the cutoff could still extend, whichever is earlier; the visitor's older
+    sessions are re-emitted unchanged, so delete+insert on `anonymous_id` replaces exactly that visitor's
+    sessions. Events arriving later than the lookback (timestamped before the cutoff) need a full
+    refresh. -#}
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='anonymous_id',
         on_schema_change='fail',
+        pre_hook="set local work_mem = '{{ var(\"sessionization_work_mem\", \"256MB\") }}'",
         indexes=[
             {'columns': ['anonymous_id']},
             {'columns': ['session_start']},
@@ -30,8 +32,29 @@
 
 with
 
-events as (
-    select * from {{ ref('stg_events__events') }}
+events as not materialized (
+    -- not materialized: each use gets its own time filter pushed down into the scan of raw events
+    select
+        event_id,
+        event_name,
+        anonymous_id,
+        customer_id,
+        event_at,
+        page_url,
+        page_path,
+        referrer_host,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        utm_id,
+        utm_content,
+        utm_term,
+        fbclid,
+        gclid,
+        device_type,
+        order_id,
+        revenue
+    from {{ ref('stg_events__events') }}
     where anonymous_id is not null
 ),
 
@@ -64,7 +87,7 @@ touched as (
 scope as (
     select
         touched.anonymous_id,
-        coalesce(reopened.resume_from, cutoff.cutoff_at) as resume_from
+        least(reopened.resume_from, cutoff.cutoff_at) as resume_from
     from touched
     cross join cutoff
     left join reopened on touched.anonymous_id = reopened.anonymous_id
