@@ -11,7 +11,8 @@ final as (
         name as campaign_name,
         objective,
         lower(status) as campaign_status,
-        cast(nullif(cast(daily_budget as text), '') as numeric(14, 2)) as daily_budget,
+        -- the Graph API returns budgets in the account currency's minor unit (cents)
+        cast(nullif(cast(daily_budget as text), '') as numeric(14, 2)) / 100 as daily_budget,
         cast(created_time as timestamptz) as created_at,
         cast(updated_time as timestamptz) as updated_at
     from source
