@@ -41,7 +41,10 @@ def test_jobs_and_schedule_present(repo):
 
 @pytest.mark.parametrize("key", RAW_KEYS, ids=lambda k: ".".join(k))
 def test_raw_assets_keyed_by_dataset_and_table(repo, key):
+    """The dlt asset and the dbt source share one key, and ingest_job materializes it (not just observes)."""
     assert tuple(key) in _all_keys(repo)
+    executable = repo.get_job("ingest_job").asset_layer.executable_asset_keys
+    assert dg.AssetKey(key) in executable
 
 
 @pytest.mark.parametrize("model", MARTS)
