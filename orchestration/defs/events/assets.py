@@ -11,7 +11,7 @@ import dagster as dg
 
 from ingestion.events.load import load_landing_files
 from orchestration.defs.events.resources import EventsLanding, events_landing_resource
-from orchestration.defs.shared.resources import Warehouse
+from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
 
 EVENTS_KEY = dg.AssetKey(["events", "events"])
 REJECTED_KEY = dg.AssetKey(["events", "rejected"])
@@ -33,6 +33,7 @@ REJECTED_KEY = dg.AssetKey(["events", "rejected"])
         ),  # fmt: skip
     ],
     name="events_landing_load",
+    pool=WAREHOUSE_POOL,
 )
 def events_landing_load(
     context: dg.AssetExecutionContext, warehouse: Warehouse, events_landing: EventsLanding

@@ -14,7 +14,7 @@ from ingestion.ga4 import ga4_pipeline, ga4_source
 from ingestion.ga4.pipeline import DATASET
 from orchestration.defs.ga4.resources import GA4Api, ga4_api_resource
 from orchestration.defs.meta_ads.assets import BackfillRange, RawTableTranslator
-from orchestration.defs.shared.resources import Warehouse
+from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
 
 GROUP = "ga4"
 
@@ -24,6 +24,7 @@ GROUP = "ga4"
     dlt_source=ga4_source(property_id="0", access_token="resolved-at-run-time"),
     dlt_pipeline=ga4_pipeline(),
     name="ga4",
+    pool=WAREHOUSE_POOL,
     dagster_dlt_translator=RawTableTranslator(DATASET, GROUP),
 )
 def ga4_assets(

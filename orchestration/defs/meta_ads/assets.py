@@ -18,7 +18,7 @@ from pydantic import Field
 from ingestion.meta_ads import meta_ads_source, meta_pipeline
 from ingestion.meta_ads.pipeline import DATASET
 from orchestration.defs.meta_ads.resources import MetaAdsApi, meta_ads_api_resource
-from orchestration.defs.shared.resources import Warehouse
+from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
 
 GROUP = "meta_ads"
 
@@ -48,6 +48,7 @@ class BackfillRange(dg.Config):
     dlt_source=meta_ads_source(access_token="resolved-at-run-time", ad_account_id="0"),
     dlt_pipeline=meta_pipeline(),
     name="meta_ads",
+    pool=WAREHOUSE_POOL,
     dagster_dlt_translator=RawTableTranslator(DATASET, GROUP),
 )
 def meta_ads_assets(

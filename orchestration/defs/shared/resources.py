@@ -10,6 +10,10 @@ from pydantic import Field
 
 from ingestion.warehouse import EmbeddedPostgres, WarehouseSettings, init_warehouse
 
+# Concurrency pool of every warehouse-heavy step (loads, dbt, training); its limit is set in the
+# instance's dagster.yaml (`concurrency.pools.default_limit`) so a 2-core machine is not overrun.
+WAREHOUSE_POOL = "warehouse"
+
 
 class Warehouse(dg.ConfigurableResource):
     """The Postgres warehouse. Embedded server by default; `url` (WAREHOUSE_URL) points at any Postgres."""

@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import dbt_assets, get_asset_key_for_model
 
+from orchestration.defs.shared.resources import WAREHOUSE_POOL
 from orchestration.defs.transform.project import dbt_project, ensure_manifest
 from orchestration.defs.transform.resources import WarehouseDbtCliResource
 from orchestration.defs.transform.translator import journey_translator
@@ -29,6 +30,7 @@ class DbtBuildConfig(dg.Config):
     project=dbt_project,
     dagster_dbt_translator=journey_translator(),
     name="dbt_build",
+    pool=WAREHOUSE_POOL,
 )
 def journey_dbt_assets(
     context: dg.AssetExecutionContext, dbt: WarehouseDbtCliResource, config: DbtBuildConfig

@@ -14,6 +14,8 @@ from typing import Any
 
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
+from orchestration.defs.ops.freshness import MART_FRESHNESS
+
 MODEL_GROUPS = ("staging", "intermediate", "marts")
 
 
@@ -30,6 +32,13 @@ class JourneyDbtTranslator(DagsterDbtTranslator):
             if folder in MODEL_GROUPS:
                 return folder
         return super().get_group_name(dbt_resource_props)
+
+    def get_asset_spec(self, manifest, unique_id, project):  # noqa: ANN001, ANN201 (dagster-dbt signature)
+        """Marts carry a freshness policy: the nightly run must rebuild them (warn 24 h, fail 26 h)."""
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if spec.group_name == "marts":
+            spec = spec.replace_attributes(freshness_policy=MART_FRESHNESS)
+        return spec
 
 
 def journey_translator() -> JourneyDbtTranslator:

@@ -1,0 +1,38 @@
+"""Operational checks wired onto the raw tables and the key marts (quality, freshness)."""
+
+import dagster as dg
+
+from orchestration.defs.ops.freshness import (
+    raw_last_update_checks,
+    reference_clock_resource,
+    source_freshness_checks,
+)
+from orchestration.defs.ops.quality import WatchedTable, build_quality_checks
+
+RAW_WATCHED = [
+    ("shopify", "orders"), ("shopify", "customers"), ("shopify", "order_line_items"),
+    ("meta_ads", "ads_insights"), ("ga4", "daily_traffic"), ("events", "events"),
+]  # fmt: skip
+MARTS_WATCHED = [
+    "fct_orders",
+    "dim_customers",
+    "fct_sessions",
+    "fct_attribution",
+    "fct_campaign_performance_daily",
+]
+
+WATCHED = [WatchedTable(dg.AssetKey([schema, table]), schema, table) for schema, table in RAW_WATCHED] + [
+    WatchedTable(dg.AssetKey(["marts", model]), "marts", model) for model in MARTS_WATCHED
+]
+
+freshness_checks = raw_last_update_checks()
+
+defs = dg.Definitions(
+    asset_checks=[*build_quality_checks(WATCHED), *source_freshness_checks(), *freshness_checks],
+    sensors=[
+        dg.build_sensor_for_freshness_checks(
+            freshness_checks=freshness_checks, name="ops_raw_freshness_sensor", minimum_interval_seconds=3600
+        )
+    ],
+    resources={"reference_clock": reference_clock_resource()},
+)
