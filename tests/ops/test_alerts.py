@@ -76,11 +76,14 @@ def test_webhook_error_is_loud(failed_run):
         return JSONResponse({"error": "nope"}, status_code=500)
 
     instance, result = failed_run
-    with BackgroundServer(Starlette(routes=[Route("/hook", broken, methods=["POST"])])) as server:
-        with pytest.raises(RuntimeError, match="alert webhook answered HTTP 500"):
-            run_failure_alert(
-                _sensor_context(instance, result), alert_webhook=AlertWebhook(url=f"{server.url}/hook")
-            )
+    app = Starlette(routes=[Route("/hook", broken, methods=["POST"])])
+    with (
+        BackgroundServer(app) as server,
+        pytest.raises(RuntimeError, match="alert webhook answered HTTP 500"),
+    ):
+        run_failure_alert(
+            _sensor_context(instance, result), alert_webhook=AlertWebhook(url=f"{server.url}/hook")
+        )
 
 
 def test_without_webhook_the_alert_is_logged(failed_run, caplog):
