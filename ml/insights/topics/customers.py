@@ -1,0 +1,121 @@
+"""Customer context: churn-risk bands with their most frequent top drivers, and predicted LTV by
+acquisition channel. Sources: ml.churn_scores, ml.ltv_predictions (built by the ML assets) and
+marts.dim_customers (acquisition channel). Customer ids are only join keys: nothing per person leaves
+SQL, and groups smaller than MIN_GROUP_SIZE are folded into 'Other'."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import psycopg
+
+from ml.insights.topics.common import MIN_GROUP_SIZE, no_data, num, table_exists
+
+TOPIC = "customers"
+TOP_DRIVERS = 3
+
+
+def _latest_snapshot(conn: psycopg.Connection, table: str, run_date: dt.date) -> dt.date | None:
+    return conn.execute(
+        f"select max(snapshot_date) from {table} where snapshot_date <= %s", (run_date,)
+    ).fetchone()[0]
+
+
+def _churn(conn: psycopg.Connection, snap: dt.date) -> dict[str, Any]:
+    bands = conn.execute(
+        """
+        select risk_band, count(*) as customers, avg(churn_probability) as avg_probability
+        from ml.churn_scores where snapshot_date = %s
+        group by risk_band order by avg(churn_probability) desc
+        """,
+        (snap,),
+    ).fetchall()
+    drivers = conn.execute(
+        """
+        select risk_band, driver, count(*) as customers
+        from ml.churn_scores
+        cross join lateral (values (driver_1), (driver_2), (driver_3)) as d (driver)
+        where snapshot_date = %s and driver is not null
+        group by risk_band, driver
+        having count(*) >= %s
+        order by risk_band, count(*) desc, driver
+        """,
+        (snap, MIN_GROUP_SIZE),
+    ).fetchall()
+    total = sum(b[1] for b in bands)
+    out: dict[str, Any] = {"snapshot_date": snap.isoformat(), "customers_scored": total, "bands": {}}
+    for band, n, avg_p in bands:
+        if n < MIN_GROUP_SIZE:
+            continue
+        top = [{"driver": d, "customers": c} for b, d, c in drivers if b == band][:TOP_DRIVERS]
+        out["bands"][str(band)] = {
+            "customers": n,
+            "share": num(n / total) if total else None,
+            "avg_churn_probability": num(avg_p),
+            "top_drivers": top,
+        }
+    return out
+
+
+def _ltv(conn: psycopg.Connection, snap: dt.date) -> dict[str, Any]:
+    rows = conn.execute(
+        """
+        select coalesce(c.first_touch_channel, 'Unattributed') as channel, count(*) as customers,
+               avg(p.predicted_ltv) as avg_ltv, sum(p.predicted_ltv) as total_ltv
+        from ml.ltv_predictions as p
+        left join marts.dim_customers as c on c.customer_id = p.customer_id
+        where p.snapshot_date = %s
+        group by 1
+        """,
+        (snap,),
+    ).fetchall()
+    channels: dict[str, dict[str, float]] = {}
+    other = [0, 0.0]
+    for channel, n, _avg, total in rows:
+        if n < MIN_GROUP_SIZE:
+            other[0] += n
+            other[1] += float(total or 0)
+            continue
+        channels[channel] = {
+            "customers": n,
+            "avg_predicted_ltv": num(_avg, 2),
+            "total_predicted_ltv": num(total, 2),
+        }
+    if other[0] >= MIN_GROUP_SIZE:
+        channels["Other"] = {
+            "customers": other[0],
+            "avg_predicted_ltv": num(other[1] / other[0], 2),
+            "total_predicted_ltv": num(other[1], 2),
+        }
+    ranked = sorted(channels.items(), key=lambda kv: -(kv[1]["avg_predicted_ltv"] or 0))
+    return {
+        "snapshot_date": snap.isoformat(),
+        "by_acquisition_channel": dict(ranked),
+        "highest_avg_channel": ranked[0][0] if ranked else None,
+        "lowest_avg_channel": ranked[-1][0] if ranked else None,
+    }
+
+
+def build_context(conn: psycopg.Connection, run_date: dt.date) -> dict[str, Any]:
+    has_churn = table_exists(conn, "ml.churn_scores")
+    has_ltv = table_exists(conn, "ml.ltv_predictions")
+    if not has_churn and not has_ltv:
+        return no_data(TOPIC, run_date, "ml.churn_scores and ml.ltv_predictions do not exist (ML not run)")
+    ctx: dict[str, Any] = {"topic": TOPIC, "status": "ok", "run_date": run_date.isoformat()}
+    missing = []
+    churn_snap = _latest_snapshot(conn, "ml.churn_scores", run_date) if has_churn else None
+    if churn_snap is not None:
+        ctx["churn_risk"] = _churn(conn, churn_snap)
+    else:
+        missing.append("churn scores" if has_churn else "ml.churn_scores does not exist")
+    ltv_snap = _latest_snapshot(conn, "ml.ltv_predictions", run_date) if has_ltv else None
+    if ltv_snap is not None and table_exists(conn, "marts.dim_customers"):
+        ctx["predicted_ltv"] = _ltv(conn, ltv_snap)
+    else:
+        missing.append("ltv predictions" if has_ltv else "ml.ltv_predictions does not exist")
+    if "churn_risk" not in ctx and "predicted_ltv" not in ctx:
+        return no_data(TOPIC, run_date, "no churn scores or LTV predictions on or before the run date")
+    if missing:
+        ctx["missing"] = missing
+    return ctx

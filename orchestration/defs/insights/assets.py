@@ -1,0 +1,131 @@
+"""One unpartitioned asset per insight topic, keyed ["insights", "<topic>_insights"], group "insights".
+
+Unpartitioned on purpose: `nightly_job` mixes these with unpartitioned ingest/dbt/ML assets and is
+executed in-process without a partition key. The run date comes from run config (`run_date`), else
+JOURNEY_AS_OF (the sandbox's 'today'), else today (UTC): backfilling a date = launching
+`insights_job` with `run_date` set for each asset. See docs/insights.md.
+"""
+
+import datetime as dt
+import os
+
+import dagster as dg
+from pydantic import Field
+
+from ml.insights import TOPICS, run_topic
+from ml.insights.llm import DEFAULT_MODEL, LLMSettings
+from orchestration.defs.ops.freshness import ReferenceClock
+from orchestration.defs.shared.resources import Warehouse
+from orchestration.defs.transform import dbt_model_key
+
+TOPIC_MARTS = {
+    "funnel": ["fct_funnel_daily"],
+    "campaigns": ["fct_campaign_performance_daily"],
+    "cohorts": ["fct_cohort_retention"],
+    "customers": ["dim_customers"],
+    "demand": ["fct_order_items"],
+}
+# ML outputs the topics read; they are wired as deps only when the ML domain defines them (see defs).
+TOPIC_ML = {
+    "customers": [["ml", "churn_scores"], ["ml", "ltv_predictions"]],
+    "demand": [["ml", "demand_forecast"]],
+}
+
+
+class LLMResource(dg.ConfigurableResource):
+    """OpenAI-compatible endpoint; no api_key -> the rule-based generator (offline nightly runs)."""
+
+    api_key: str | None = Field(default=None, description="OPENAI_API_KEY; unset = rules")
+    base_url: str | None = Field(default=None, description="OPENAI_BASE_URL; unset = api.openai.com")
+    model: str = Field(default=DEFAULT_MODEL, description="OPENAI_MODEL")
+    timeout: float = 60.0
+    max_retries: int = 3
+
+    def settings(self) -> LLMSettings:
+        return LLMSettings(
+            api_key=self.api_key or None,
+            base_url=self.base_url or None,
+            model=self.model,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+        )
+
+
+class InsightsConfig(dg.Config):
+    run_date: str | None = Field(
+        default=None, description="ISO date the insights are for; unset = JOURNEY_AS_OF date, else today"
+    )
+
+
+def _insight_asset(topic: str, ml_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    deps = [dbt_model_key(m) for m in TOPIC_MARTS[topic]] + ml_keys
+
+    @dg.asset(
+        key=dg.AssetKey(["insights", f"{topic}_insights"]),
+        group_name="insights",
+        deps=deps,
+        kinds={"python", "postgres"},
+        description=f"Grounded insights on {topic} (LLM or rules) in insights.llm_insights",
+    )
+    def _asset(
+        context: dg.AssetExecutionContext,
+        config: InsightsConfig,
+        warehouse: Warehouse,
+        llm: LLMResource,
+        reference_clock: ReferenceClock,
+    ) -> dg.MaterializeResult:
+        run_date = dt.date.fromisoformat(config.run_date) if config.run_date else reference_clock.now().date()
+        res = run_topic(topic, run_date, warehouse.settings(), llm.settings())
+        context.log.info(
+            f"{topic} {run_date}: status={res.status} generator={res.generator} published={res.published} "
+            f"rejected={res.rejected} cache_hit={res.cache_hit}" + (f" ({res.reason})" if res.reason else "")
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "run_date": run_date.isoformat(),
+                "context_status": res.status,
+                "reason": res.reason or "",
+                "generator": res.generator or "none",
+                "model": res.model or "",
+                "published": res.published,
+                "rejected": res.rejected,
+                "prompt_tokens": res.prompt_tokens,
+                "completion_tokens": res.completion_tokens,
+                "cost_usd": float(res.cost_usd or 0.0),
+                "cache_hit": res.cache_hit,
+            }
+        )
+
+    return _asset
+
+
+def llm_resource() -> LLMResource:
+    """From the environment at load time; EnvVar keeps the key out of run config and logs."""
+    kwargs: dict = {}
+    for field, var in (
+        ("api_key", "OPENAI_API_KEY"),
+        ("base_url", "OPENAI_BASE_URL"),
+        ("model", "OPENAI_MODEL"),
+    ):
+        if os.environ.get(var):
+            kwargs[field] = dg.EnvVar(var)
+    return LLMResource(**kwargs)
+
+
+def _ml_keys_defined() -> set[tuple[str, ...]]:
+    """ML asset keys defined by the ML domain, if it exists yet (it may land after this module)."""
+    try:
+        from orchestration.defs import ml as ml_domain  # type: ignore[attr-defined]
+    except ImportError:
+        return set()
+    repo = ml_domain.defs.get_repository_def()
+    return {tuple(k.path) for k in repo.asset_graph.get_all_asset_keys()}
+
+
+_ML_DEFINED = _ml_keys_defined()
+insight_assets = [
+    _insight_asset(topic, [dg.AssetKey(k) for k in TOPIC_ML.get(topic, []) if tuple(k) in _ML_DEFINED])
+    for topic in TOPICS
+]
+
+defs = dg.Definitions(assets=insight_assets, resources={"llm": llm_resource()})

@@ -1,0 +1,155 @@
+"""Insights tier fixtures: the dbt tier's built tiny warehouse, synthetic ML tables, and a local
+OpenAI-compatible HTTP server with scripted answers (real HTTP through the `openai` SDK)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ingestion.sandbox.emulators.server import BackgroundServer
+from ingestion.warehouse import WarehouseSettings
+from tests.dbt.conftest import built_tiny, dbt_warehouse, raw_tiny, run_dbt  # noqa: F401
+
+ML_TABLES_SQL = """
+create table ml.churn_scores as
+select customer_id, (select max(order_date) from marts.fct_order_items) as snapshot_date,
+       p as churn_probability,
+       case when p >= 0.7 then 'high' when p >= 0.4 then 'medium' else 'low' end as risk_band,
+       'days_since_last_order' as driver_1,
+       case when p > 0.5 then 'order_count' else 'avg_order_value' end as driver_2,
+       'sessions_last_30d' as driver_3, 'test' as model_version, now() as scored_at
+from (select customer_id, (abs(hashtext(customer_id::text)) % 1000) / 1000.0 as p from marts.dim_customers) s;
+
+create table ml.ltv_predictions as
+select customer_id, (select max(order_date) from marts.fct_order_items) as snapshot_date,
+       (abs(hashtext(customer_id::text)) % 50000) / 100.0 as predicted_ltv,
+       'test' as model_version, now() as scored_at
+from marts.dim_customers;
+
+create table ml.demand_forecast as
+with daily as (
+    select order_date, category, sum(quantity) as units, sum(net_amount) as revenue
+    from marts.fct_order_items group by 1, 2
+    union all
+    select order_date, 'total', sum(quantity), sum(net_amount) from marts.fct_order_items group by 1
+),
+f as (
+    select order_date as forecast_date, category,
+           units * case when extract(day from order_date)::int % 3 = 0 then 2 else 1 end as units_forecast,
+           revenue * case when extract(day from order_date)::int % 3 = 0 then 2 else 1 end as revenue_forecast
+    from daily
+    where order_date > (select max(order_date) from marts.fct_order_items) - 14
+)
+select forecast_date, category, units_forecast, units_forecast * 0.8 as units_lower,
+       units_forecast * 1.2 as units_upper, revenue_forecast, revenue_forecast * 0.8 as revenue_lower,
+       revenue_forecast * 1.2 as revenue_upper, 'test' as model_version
+from f;
+"""
+
+
+@pytest.fixture(scope="session")
+def insights_wh(built_tiny, dbt_warehouse: WarehouseSettings) -> WarehouseSettings:  # noqa: F811
+    """The built tiny warehouse (marts present, no ML tables)."""
+    return dbt_warehouse
+
+
+@pytest.fixture
+def ml_tables(insights_wh: WarehouseSettings) -> Iterator[WarehouseSettings]:
+    """Synthetic ML outputs (columns as issue 6 defines them), committed for the test, dropped after."""
+    with psycopg.connect(insights_wh.role_url("transformer"), autocommit=True) as conn:
+        for t in ("churn_scores", "ltv_predictions", "demand_forecast"):
+            conn.execute(f"drop table if exists ml.{t}")
+        conn.execute(ML_TABLES_SQL)
+    yield insights_wh
+    with psycopg.connect(insights_wh.role_url("transformer"), autocommit=True) as conn:
+        for t in ("churn_scores", "ltv_predictions", "demand_forecast"):
+            conn.execute(f"drop table if exists ml.{t}")
+
+
+def first_number(node: Any) -> tuple[str, float] | None:
+    """(path, value) of the first numeric leaf of a context: what a well-behaved model would cite."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if isinstance(v, int | float) and not isinstance(v, bool) and v not in (0, 1):
+                return k, v
+            found = first_number(v)
+            if found:
+                return f"{k}.{found[0]}", found[1]
+    if isinstance(node, list):
+        for v in node:
+            found = first_number(v)
+            if found:
+                return found
+    return None
+
+
+def grounded_answer(body: dict[str, Any]) -> str:
+    """A valid InsightList citing one number taken from the request's context."""
+    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    ctx = json.loads(user.split("Context JSON:\n", 1)[1])
+    path, value = first_number(ctx) or ("none", 0)
+    return json.dumps({"insights": [{
+        "headline": "A grounded headline",
+        "observation": f"The metric {path} stands at {value}.",
+        "recommendation": "Keep watching it.",
+        "priority": "medium",
+        "evidence": [{"metric": path, "value": value}],
+    }]})  # fmt: skip
+
+
+def ungrounded_answer(body: dict[str, Any]) -> str:
+    return json.dumps({"insights": [{
+        "headline": "Revenue jumped 987654.321",
+        "observation": "Sales grew by 424242 units.",
+        "recommendation": "Do more.",
+        "priority": "high",
+        "evidence": [],
+    }]})  # fmt: skip
+
+
+@dataclass
+class FakeOpenAI:
+    """Scripted `/v1/chat/completions`: each item is (status, content-or-callable); empty script ->
+    grounded answers. Records every request body."""
+
+    script: list[tuple[int, str | Callable[[dict], str]]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    raw_bodies: list[bytes] = field(default_factory=list)
+    url: str = ""
+
+    async def completions(self, request: Request) -> JSONResponse:
+        raw = await request.body()
+        self.raw_bodies.append(raw)
+        body = json.loads(raw)
+        self.requests.append(body)
+        status, content = self.script.pop(0) if self.script else (200, grounded_answer)
+        if status != 200:
+            return JSONResponse(
+                {"error": {"message": "scripted", "type": "rate_limit"}}, status_code=status,
+                headers={"retry-after-ms": "10"},
+            )  # fmt: skip
+        text = content(body) if callable(content) else content
+        return JSONResponse({
+            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": 0,
+            "model": body["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200},
+        })  # fmt: skip
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    fake = FakeOpenAI()
+    app = Starlette(routes=[Route("/v1/chat/completions", fake.completions, methods=["POST"])])
+    with BackgroundServer(app) as server:
+        fake.url = f"{server.url}/v1"
+        yield fake
