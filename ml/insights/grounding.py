@@ -1,9 +1,10 @@
 """Grounding: an insight may only cite numbers that are in its context (within rounding).
 
-Accepted forms of a context value v: v itself at any displayed precision (rounded or truncated to the
-digits written), its percent form (0.123 <-> "12.3%"), and its magnitude (a change of -0.05 may be
-written "fell 5%"). Integers get no free pass: "3 channels" needs a 3 somewhere in the context.
-Numbers inside context strings (dates, months) count as context values too.
+Accepted forms of a context value v: v itself at any displayed precision (rounded half-way either
+direction, or truncated, to the digits written: 0.1234 may be "0.12" but not "0.13"), its percent
+form (0.123 <-> "12.3%"), and its magnitude (a change of -0.05 may be written "fell 5%"). "1.2k" and
+"1.2m" are rounded the same way at their scale. Integers get no free pass: "3 channels" needs a 3
+somewhere in the context. Numbers inside context strings (dates, months) count as context values too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from typing import Any
 
 from ml.insights.schema import Insight
 
-NUMBER = re.compile(r"(?<![\w.])[-+]?\$?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s?(%|pp|k\b|m\b)?", re.IGNORECASE)
+NUMBER = re.compile(
+    r"(?<![\w.])[-+]?\$?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(e[-+]?\d+)?\s?(%|pp|k\b|m\b)?", re.IGNORECASE
+)
+SCALE = {"k": 1_000.0, "m": 1_000_000.0}
 
 
 def context_numbers(context: Any) -> list[float]:
@@ -42,25 +46,32 @@ def context_numbers(context: Any) -> list[float]:
     return out
 
 
-def text_numbers(text: str) -> list[tuple[float, int, str]]:
-    """(value, decimals written, unit) for every number in a text; unit '%', 'pp', 'k', 'm' or ''."""
+def text_numbers(text: str) -> list[tuple[float, float, str]]:
+    """(value, step of the last digit written, text as written) for every number in a text.
+
+    The step is what "within rounding" is measured in: "12.3%" has step 0.1, "1,235" step 1,
+    "1.2k" step 100, "1.23e+06" step 10,000.
+    """
     found = []
     for m in NUMBER.finditer(text):
-        whole, frac, unit = m.group(1), m.group(2) or "", (m.group(3) or "").lower()
-        value = float(whole.replace(",", "") + frac)
-        if unit == "k":
-            value *= 1_000
-        elif unit == "m":
-            value *= 1_000_000
-        decimals = max(len(frac) - 1, 0) if unit not in ("k", "m") else -1
-        found.append((value, decimals, unit))
+        whole, frac, exp, unit = m.group(1), m.group(2) or "", m.group(3) or "", (m.group(4) or "").lower()
+        scale = SCALE.get(unit, 1.0) * (10.0 ** int(exp[1:]) if exp else 1.0)
+        value = float(whole.replace(",", "") + frac) * scale
+        step = 10.0 ** -max(len(frac) - 1, 0) * scale
+        found.append((value, step, m.group(0).strip()))
     return found
 
 
-def _matches(written: float, decimals: int, unit: str, candidates: Iterable[float]) -> bool:
-    # "1.2k": 5 % tolerance; otherwise the value rounded or truncated to the digits written
-    tol = abs(written) * 0.05 if decimals < 0 else 10.0 ** (-decimals) + 1e-9
-    return any(any(abs(written - f) < tol for f in (abs(v), abs(v) * 100)) for v in candidates)
+def _matches(written: float, step: float, candidates: Iterable[float]) -> bool:
+    """`written` is some candidate (or its percent form) rounded or truncated to `step`."""
+    for v in candidates:
+        for f in (abs(v), abs(v) * 100):
+            eps = 1e-9 * max(1.0, f)
+            rounded = abs(written - f) <= step / 2 + eps
+            truncated = -eps <= f - written < step - eps
+            if rounded or truncated:
+                return True
+    return False
 
 
 def check_insight(insight: Insight, context: Any) -> list[str]:
@@ -75,8 +86,7 @@ def check_insight(insight: Insight, context: Any) -> list[str]:
     for ev in insight.evidence:
         fields[f"evidence {ev.metric}"] = str(ev.value)
     for name, text in fields.items():
-        for written, decimals, unit in text_numbers(text):
-            if not _matches(written, decimals, unit, values):
-                shown = f"{written:,.{max(decimals, 0)}f}{unit}".replace(",", "")
+        for written, step, shown in text_numbers(text):
+            if not _matches(written, step, values):
                 problems.append(f"{name} cites {shown}, which is not in the context")
     return problems

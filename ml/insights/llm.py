@@ -92,6 +92,13 @@ class LLMClient:
                 )
                 log.warning("malformed answer from %s (attempt %d): %s", self.endpoint, attempt, last_problem)
                 continue
+            except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError) as exc:
+                # the SDK raises these instead of returning a truncated/filtered answer; asking again
+                # with the same prompt at temperature 0 would end the same way
+                raise InsightGenerationError(
+                    f"LLM endpoint {self.endpoint} stopped before a complete answer for model "
+                    f"{self.settings.model}: {type(exc).__name__}"
+                ) from exc
             except openai.APIConnectionError as exc:
                 raise InsightGenerationError(
                     f"LLM endpoint {self.endpoint} unreachable after {self.settings.max_retries} retries "

@@ -24,6 +24,11 @@ def money(v: float) -> str:
     return f"{v:,.2f}"
 
 
+def plain(v: float) -> str:
+    """A context value written in full: `:g` would turn 1234567 into 1.23457e+06, not in the context."""
+    return f"{int(v):,}" if float(v).is_integer() else f"{v:,}"
+
+
 def direction(v: float) -> str:
     return "rose" if v > 0 else "fell" if v < 0 else "was unchanged"
 
@@ -119,9 +124,12 @@ def _campaigns(ctx: dict[str, Any]) -> list[Insight]:
         out.append(
             Insight(
                 headline="Platform-reported vs first-party conversions",
-                observation=f"Meta reported {pf['platform_purchases']:g} purchases this week; first-party "
-                f"last-touch attribution gives {lt:g} conversions (ratio {ratio:g}).",
-                recommendation="Use first-party numbers for budget decisions; platform counts include view-through.",
+                observation=f"Meta reported {plain(pf['platform_purchases'])} purchases this week; first-party "
+                f"last-touch attribution gives {plain(lt)} conversions (ratio {plain(ratio)}).",
+                recommendation=(
+                    "Compare both before moving budget: Meta counts with its own attribution, "
+                    "first-party with ours."
+                ),
                 priority="medium" if abs(ratio - 1) >= BIG_RELATIVE else "low",
                 evidence=[
                     Evidence(metric="platform_vs_first_party.platform_to_last_touch_ratio", value=ratio)
@@ -190,19 +198,25 @@ def _demand(ctx: dict[str, Any]) -> list[Insight]:
                 observation=f"No day in {ctx['window']} fell outside the forecast interval.",
                 recommendation="No action needed.",
                 priority="low",
-                evidence=[Evidence(metric="days_outside_interval", value=0)],
+                evidence=[Evidence(metric="misses_outside_interval", value=0)],
             )
         ]
     d = ctx["largest_deviations"][0]
     side = "above" if d["actual"] > d["upper"] else "below"
+    days = ctx["days_with_a_miss"]
     return [
         Insight(
-            headline=f"{ctx['days_outside_interval']} forecast misses in the last two weeks",
-            observation=f"Largest: {d['category']} {d['measure']} on {d['date']} was {d['actual']:g}, {side} "
-            f"the interval {d['lower']:g} to {d['upper']:g} (forecast {d['forecast']:g}).",
+            headline=f"Actuals outside the forecast interval on {days} day{'' if days == 1 else 's'}",
+            observation=f"{ctx['misses_outside_interval']} daily actuals (units or revenue, by category "
+            f"and in total) fell outside the interval in {ctx['window']}. Largest: {d['category']} "
+            f"{d['measure']} on {d['date']} was {plain(d['actual'])}, {side} the interval {plain(d['lower'])} to "
+            f"{plain(d['upper'])} (forecast {plain(d['forecast'])}).",
             recommendation=f"Check stock and promotions for {d['category']} around {d['date']}.",
-            priority="high" if ctx["days_outside_interval"] >= 3 else "medium",
-            evidence=[Evidence(metric="days_outside_interval", value=ctx["days_outside_interval"])],
+            priority="high" if days >= 3 else "medium",
+            evidence=[
+                Evidence(metric="days_with_a_miss", value=ctx["days_with_a_miss"]),
+                Evidence(metric="misses_outside_interval", value=ctx["misses_outside_interval"]),
+            ],
         )
     ]
 

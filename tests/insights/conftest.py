@@ -125,6 +125,7 @@ class FakeOpenAI:
     requests: list[dict[str, Any]] = field(default_factory=list)
     raw_bodies: list[bytes] = field(default_factory=list)
     url: str = ""
+    finish_reason: str = "stop"
 
     async def completions(self, request: Request) -> JSONResponse:
         raw = await request.body()
@@ -141,7 +142,7 @@ class FakeOpenAI:
         return JSONResponse({
             "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": 0,
             "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": self.finish_reason}],
             "usage": {"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200},
         })  # fmt: skip
 

@@ -58,6 +58,12 @@ def _insight(text: str, evidence: list[Evidence] | None = None) -> Insight:
         ("a drop of 4.2%", True),  # magnitude of -0.042
         ("conversion was 15%", False),
         ("in 2024-05", True),  # numbers inside context strings
+        ("conversion was 13%", False),  # 12.34 neither rounds nor truncates to 13
+        ("conversion was 12.4%", False),  # 12.34 rounds to 12.3: the last digit is not free
+        ("conversion was 0.13", False),
+        ("revenue 1.2k", True),  # rounded at its scale
+        ("revenue 1.3k", False),
+        ("revenue 1.23456e+03", True),  # exponent notation (str() of a float)
     ],
 )
 def test_grounding_rounding_percent_and_integers(text, ok):
@@ -193,6 +199,13 @@ def test_malformed_once_then_valid(insights_wh, fake_openai):
     assert len(fake_openai.requests) == 2 and result.published == 1
 
 
+def test_truncated_answer_is_a_clear_error(insights_wh, fake_openai):
+    fake_openai.finish_reason = "length"
+    with pytest.raises(InsightGenerationError, match="stopped before a complete answer"):
+        run_topic("funnel", RUN_DATE, insights_wh, _llm(fake_openai, "model-length"))
+    assert len(fake_openai.requests) == 1
+
+
 def test_429_and_500_are_retried(insights_wh, fake_openai):
     fake_openai.script = [(429, ""), (500, "")]
     result = run_topic("funnel", RUN_DATE, insights_wh, _llm(fake_openai, "model-429"))
@@ -230,6 +243,15 @@ def test_without_key_every_topic_gets_grounded_rules_rows(ml_tables):
             assert r["prompt_tokens"] == 0 and r["evidence"]
 
 
+def test_demand_counts_days_and_misses_apart(ml_tables):
+    with psycopg.connect(ml_tables.role_url("transformer")) as conn:
+        ctx = build_context(conn, "demand", RUN_DATE)
+    days = {o["date"] for o in ctx["largest_deviations"]}
+    # the synthetic forecast doubles every third day, so units and revenue of several categories miss
+    assert ctx["misses_outside_interval"] > ctx["days_with_a_miss"] >= len(days) >= 1
+    assert ctx["days_with_a_miss"] <= 14
+
+
 # --- Dagster ------------------------------------------------------------------------------------
 
 
@@ -243,6 +265,24 @@ def test_assets_unpartitioned_in_both_jobs():
     for k in keys:
         node = repo.asset_graph.get(k)
         assert node.group_name == "insights" and node.partitions_def is None
+
+
+def test_ml_keys_read_without_resolving_resources():
+    """The ML domain's defs leave `warehouse` to definitions.py: reading its keys must not need it."""
+    from orchestration.defs.insights.assets import asset_keys_of
+
+    @dg.multi_asset(specs=[dg.AssetSpec(["ml", "churn_scores"]), dg.AssetSpec(["ml", "ltv_predictions"])])
+    def scores(warehouse: dg.ResourceParam[str]):  # noqa: ARG001 - the resource is the point
+        return None
+
+    domain = dg.Definitions(assets=[scores, dg.AssetSpec(["ml", "demand_forecast"])])
+    with pytest.raises(dg.DagsterInvalidDefinitionError, match="warehouse"):
+        domain.get_repository_def()
+    assert asset_keys_of(domain) == {
+        ("ml", "churn_scores"),
+        ("ml", "ltv_predictions"),
+        ("ml", "demand_forecast"),
+    }
 
 
 def test_assets_materialize_without_partition_key(insights_wh, monkeypatch):

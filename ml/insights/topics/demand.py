@@ -91,7 +91,9 @@ def build_context(conn: psycopg.Connection, run_date: dt.date) -> dict[str, Any]
         "reference_date": ref.isoformat(),
         "window": f"{(ref - dt.timedelta(days=WINDOW_DAYS - 1)).isoformat()}..{ref.isoformat()}",
         "notes": "units are net of refunds; relative_to_forecast = actual / forecast - 1",
-        "days_outside_interval": sum(1 for _ in outside),
+        # one miss = one (day, category, measure) outside the interval; days count each date once
+        "misses_outside_interval": len(outside),
+        "days_with_a_miss": len({o["date"] for o in outside}),
         "by_category": categories,
         "largest_deviations": outside[:TOP_DEVIATIONS],
     }

@@ -7,6 +7,7 @@ JOURNEY_AS_OF (the sandbox's 'today'), else today (UTC): backfilling a date = la
 """
 
 import datetime as dt
+import importlib
 import os
 
 import dagster as dg
@@ -112,14 +113,29 @@ def llm_resource() -> LLMResource:
     return LLMResource(**kwargs)
 
 
+def asset_keys_of(defs: dg.Definitions) -> set[tuple[str, ...]]:
+    """Asset keys a domain's Definitions declares, read without resolving resources: a domain's
+    `defs` leaves shared resources (warehouse, reference_clock) to definitions.py, so building its
+    repository alone would fail with a missing resource."""
+    keys: set[tuple[str, ...]] = set()
+    for a in defs.assets or []:
+        if isinstance(a, dg.AssetsDefinition):
+            keys |= {tuple(k.path) for k in a.keys}
+        elif isinstance(a, dg.AssetSpec):
+            keys.add(tuple(a.key.path))
+    return keys
+
+
 def _ml_keys_defined() -> set[tuple[str, ...]]:
-    """ML asset keys defined by the ML domain, if it exists yet (it may land after this module)."""
+    """ML asset keys defined by the ML domain, if it exists yet (it may land after this module).
+    Only the ML package's absence is tolerated; an import error inside it still fails loudly."""
     try:
-        from orchestration.defs import ml as ml_domain  # type: ignore[attr-defined]
-    except ImportError:
+        ml_domain = importlib.import_module("orchestration.defs.ml")
+    except ModuleNotFoundError as exc:
+        if exc.name != "orchestration.defs.ml":
+            raise
         return set()
-    repo = ml_domain.defs.get_repository_def()
-    return {tuple(k.path) for k in repo.asset_graph.get_all_asset_keys()}
+    return asset_keys_of(ml_domain.defs)
 
 
 _ML_DEFINED = _ml_keys_defined()
