@@ -15,6 +15,9 @@ import pytest
 
 from ingestion.warehouse import EmbeddedPostgres, WarehouseSettings, init_warehouse
 
+# the tiny shop loaded and built by dbt in a database of its own, shared by the dbt, ML and insights tiers
+pytest_plugins = ["tests.fixtures.dbt_tiny"]
+
 
 def free_port() -> int:
     with socket.socket() as s:

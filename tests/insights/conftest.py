@@ -17,7 +17,6 @@ from starlette.routing import Route
 
 from ingestion.sandbox.emulators.server import BackgroundServer
 from ingestion.warehouse import WarehouseSettings
-from tests.dbt.conftest import built_tiny, dbt_warehouse, raw_tiny, run_dbt  # noqa: F401
 
 ML_TABLES_SQL = """
 create table ml.churn_scores as
@@ -57,7 +56,7 @@ from f;
 
 
 @pytest.fixture(scope="session")
-def insights_wh(built_tiny, dbt_warehouse: WarehouseSettings) -> WarehouseSettings:  # noqa: F811
+def insights_wh(built_tiny, dbt_warehouse: WarehouseSettings) -> WarehouseSettings:
     """The built tiny warehouse (marts present, no ML tables)."""
     return dbt_warehouse
 

@@ -1,0 +1,254 @@
+"""ML assets, built from each model package's plain functions (ml/<model>: build_training_set, train,
+evaluate, predict).
+
+Per model: `ml/<model>_model` trains a candidate, evaluates it and the current champion on the same
+split, records the run in ml.model_runs and promotes it or not (`ml.registry.decide`). Its blocking
+`promotion` check fails with ERROR only when no promoted model exists at all (nothing could score);
+a candidate that is not promoted while a champion exists is a WARN: the champion keeps scoring and
+the check says why. The scoring assets (`ml/<table>`) always score with the champion.
+"""
+
+# no `from __future__ import annotations`: Dagster reads the generated Config classes from the
+# asset functions' annotations at definition time.
+
+import importlib
+import time
+from dataclasses import dataclass
+
+import dagster as dg
+
+from ml import registry
+from ml.core import Evaluation, replace_table
+from orchestration.defs.ml.config import config_class, params_from
+from orchestration.defs.ml.resources import ModelStoreResource
+from orchestration.defs.ops.freshness import ReferenceClock
+from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
+from orchestration.defs.transform import dbt_model_key
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str  # registry name; the model asset is ml/<name>_model
+    module: str  # the plain-Python package
+    reads: tuple[str, ...]  # dbt models it trains and scores from
+    outputs: tuple[str, ...]  # ml.* tables its scoring asset writes
+    description: str
+
+
+def metrics_markdown(ev: Evaluation) -> str:
+    rows = [f"| metric | model | baseline ({ev.baseline_name}) |", "|---|---|---|"]
+    for name, value in ev.metrics.items():
+        base = ev.baseline_metrics.get(name)
+        mark = " (primary)" if name == ev.primary_metric else ""
+        rows.append(f"| {name}{mark} | {value:.4f} | {'' if base is None else f'{base:.4f}'} |")
+    return "\n".join(rows)
+
+
+def _champion_metric(pkg, champ, store, training_set, params, context) -> tuple[float | None, str]:
+    """The champion's primary metric on today's split; its recorded metric if it cannot be re-scored."""
+    if champ is None:
+        return None, "no champion yet"
+    try:
+        model = store.load(champ.artifact_uri)
+        ev = pkg.evaluate(model, training_set, params)
+        return ev.metrics[ev.primary_metric], f"champion {champ.version} re-evaluated on this split"
+    except (OSError, ValueError, KeyError) as exc:
+        context.log.warning(f"champion {champ.version} not re-evaluated ({exc!r}); using its recorded metric")
+        return champ.metric, f"champion {champ.version}'s recorded metric (re-evaluation failed: {exc})"
+
+
+def model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
+    pkg = importlib.import_module(spec.module)
+    Config = config_class(spec.name, pkg.Params)
+    key = dg.AssetKey(["ml", f"{spec.name}_model"])
+
+    @dg.asset(
+        key=key,
+        group_name="ml",
+        deps=[dbt_model_key(m) for m in spec.reads],
+        kinds={"python", "postgres"},
+        pool=WAREHOUSE_POOL,
+        description=f"{spec.description}: train, evaluate vs baseline and champion, register, promote",
+        check_specs=[
+            dg.AssetCheckSpec(
+                "promotion",
+                asset=key,
+                blocking=True,
+                description="Candidate beats its baseline and is within tolerance of the champion",
+            )
+        ],
+    )
+    def _model(
+        context: dg.AssetExecutionContext,
+        config: Config,
+        warehouse: Warehouse,
+        model_store: ModelStoreResource,
+        reference_clock: ReferenceClock,
+    ) -> dg.MaterializeResult:
+        as_of = reference_clock.now().date()
+        params = params_from(config, pkg.Params)
+        store = model_store.store()
+        with warehouse.connect("transformer") as conn:
+            started = time.monotonic()
+            training_set = pkg.build_training_set(conn, as_of, params)
+            model = pkg.train(training_set, params)
+            evaluation = pkg.evaluate(model, training_set, params)
+            train_seconds = time.monotonic() - started
+            champ = registry.champion(conn, spec.name)
+            champ_metric, champ_note = _champion_metric(pkg, champ, store, training_set, params, context)
+            decision = registry.decide(evaluation, champ_metric, config.promotion_tolerance)
+            version = registry.new_version(spec.name)
+            uri = store.save(spec.name, version, model)
+            row_counts = dict(evaluation.split.get("rows", {})) if isinstance(evaluation.split, dict) else {}
+            registry.record_run(
+                conn, model_name=spec.name, version=version, as_of=as_of, evaluation=evaluation,
+                params=config.model_dump(), row_counts=row_counts, artifact_uri=uri, decision=decision,
+                champion_version=champ.version if champ else None, champion_metric=champ_metric,
+                train_seconds=train_seconds,
+            )  # fmt: skip
+        context.log.info(f"{spec.name} {version}: promoted={decision.promoted}: {decision.reason}")
+        has_model = decision.promoted or champ is not None
+        scoring = version if decision.promoted else (champ.version if champ else None)
+        return dg.MaterializeResult(
+            metadata={
+                "version": version,
+                "promoted": decision.promoted,
+                "decision": decision.reason,
+                "scoring_version": scoring or "none",
+                "champion_comparison": champ_note,
+                "train_seconds": round(train_seconds, 2),
+                **{f"metric/{k}": float(v) for k, v in evaluation.metrics.items()},
+                **{f"baseline/{k}": float(v) for k, v in evaluation.baseline_metrics.items()},
+                "metrics": dg.MetadataValue.md(
+                    metrics_markdown(evaluation)
+                    + ("\n\n" + evaluation.extra_markdown if evaluation.extra_markdown else "")
+                ),
+                "split": dg.MetadataValue.json(registry._jsonable(evaluation.split)),
+                "artifact": uri,
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="promotion",
+                    passed=decision.promoted,
+                    severity=dg.AssetCheckSeverity.WARN if has_model else dg.AssetCheckSeverity.ERROR,
+                    description=decision.reason
+                    + (
+                        ""
+                        if decision.promoted
+                        else f"; scoring with {scoring or 'no model: nothing to score with'}"
+                    ),
+                    metadata={"candidate": version, "scoring_version": scoring or "none"},
+                )
+            ],
+        )
+
+    return _model
+
+
+def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
+    pkg = importlib.import_module(spec.module)
+    Config = config_class(spec.name, pkg.Params)
+    model_key = dg.AssetKey(["ml", f"{spec.name}_model"])
+
+    @dg.multi_asset(
+        name=f"{spec.name}_scores",
+        specs=[
+            dg.AssetSpec(
+                ["ml", table],
+                group_name="ml",
+                deps=[model_key, *(dbt_model_key(m) for m in spec.reads)],
+                kinds={"python", "postgres"},
+                description=f"ml.{table}, written by the promoted {spec.name} model",
+            )
+            for table in spec.outputs
+        ],
+        pool=WAREHOUSE_POOL,
+    )
+    def _score(
+        context: dg.AssetExecutionContext,
+        config: Config,
+        warehouse: Warehouse,
+        model_store: ModelStoreResource,
+        reference_clock: ReferenceClock,
+    ):
+        as_of = reference_clock.now().date()
+        params = params_from(config, pkg.Params)
+        with warehouse.connect("transformer") as conn:
+            champ = registry.champion(conn, spec.name)
+            if champ is None:
+                raise dg.Failure(
+                    f"no promoted {spec.name} model: see ml.model_runs for why candidates were rejected"
+                )
+            model = model_store.store().load(champ.artifact_uri)
+            frames = pkg.predict(model, conn, as_of, params, model_version=champ.version)
+            if not isinstance(frames, dict):
+                frames = {pkg.OUTPUT_TABLE: frames}
+            for table in spec.outputs:
+                frame = frames[f"ml.{table}"]
+                types = pkg.COLUMN_TYPES.get(f"ml.{table}", pkg.COLUMN_TYPES)
+                rows = replace_table(conn, f"ml.{table}", frame, types)
+                yield dg.MaterializeResult(
+                    asset_key=["ml", table],
+                    metadata={
+                        "dagster/row_count": rows,
+                        "model_version": champ.version,
+                        "as_of": as_of.isoformat(),
+                        "preview": dg.MetadataValue.md(frame.head(10).to_markdown(index=False)),
+                    },
+                )
+
+    return _score
+
+
+def descriptive_asset(spec: ModelSpec) -> dg.AssetsDefinition:
+    """A model that describes the past (data-driven attribution): fitted and published every run, its
+    comparison with the baseline recorded in ml.model_runs and shown as metadata, never gated."""
+    pkg = importlib.import_module(spec.module)
+    Config = config_class(spec.name, pkg.Params)
+    (table,) = spec.outputs
+
+    @dg.asset(
+        key=["ml", table],
+        group_name="ml",
+        deps=[dbt_model_key(m) for m in spec.reads],
+        kinds={"python", "postgres"},
+        pool=WAREHOUSE_POOL,
+        description=spec.description,
+    )
+    def _asset(
+        context: dg.AssetExecutionContext,
+        config: Config,
+        warehouse: Warehouse,
+        model_store: ModelStoreResource,
+        reference_clock: ReferenceClock,
+    ) -> dg.MaterializeResult:
+        as_of = reference_clock.now().date()
+        params = params_from(config, pkg.Params)
+        with warehouse.connect("transformer") as conn:
+            started = time.monotonic()
+            training_set = pkg.build_training_set(conn, as_of, params)
+            model = pkg.train(training_set, params)
+            evaluation = pkg.evaluate(model, training_set, params)
+            version = registry.new_version(spec.name)
+            frame = pkg.predict(model, conn, as_of, params, model_version=version)
+            rows = replace_table(conn, pkg.OUTPUT_TABLE, frame, pkg.COLUMN_TYPES)
+            uri = model_store.store().save(spec.name, version, model)
+            registry.record_run(
+                conn, model_name=spec.name, version=version, as_of=as_of, evaluation=evaluation,
+                params=config.model_dump(), row_counts={"output_rows": rows}, artifact_uri=uri,
+                decision=registry.Decision(True, "descriptive model: published every run"),
+                champion_version=None, champion_metric=None, train_seconds=time.monotonic() - started,
+            )  # fmt: skip
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": rows,
+                "version": version,
+                "metrics": dg.MetadataValue.md(
+                    metrics_markdown(evaluation)
+                    + ("\n\n" + evaluation.extra_markdown if evaluation.extra_markdown else "")
+                ),
+                "preview": dg.MetadataValue.md(frame.head(20).to_markdown(index=False)),
+            }
+        )
+
+    return _asset
