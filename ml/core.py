@@ -8,7 +8,8 @@ exposes plain functions, no Dagster:
     evaluate(model, training_set, params)   -> Evaluation (model vs baseline on the same split)
     predict(model, conn, as_of, params)     -> pandas.DataFrame, the rows of its ml.* output table
 
-and writes its output with `replace_table`. The registry (ml/registry.py) records each Evaluation in
+and writes its output with `replace_table`. A model with several output tables also exposes
+`predict_tables(...) -> {table: frame}` and `TABLE_COLUMN_TYPES` (recommendations). The registry (ml/registry.py) records each Evaluation in
 ml.model_runs and decides promotion from `primary_metric` / `higher_is_better`.
 """
 

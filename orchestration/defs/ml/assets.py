@@ -180,12 +180,16 @@ def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
                     f"no promoted {spec.name} model: see ml.model_runs for why candidates were rejected"
                 )
             model = model_store.store().load(champ.artifact_uri)
-            frames = pkg.predict(model, conn, as_of, params, model_version=champ.version)
-            if not isinstance(frames, dict):
-                frames = {pkg.OUTPUT_TABLE: frames}
+            if hasattr(pkg, "predict_tables"):  # a model with several output tables
+                frames = pkg.predict_tables(model, conn, as_of, params, model_version=champ.version)
+                types_of = pkg.TABLE_COLUMN_TYPES
+            else:
+                frames = {
+                    pkg.OUTPUT_TABLE: pkg.predict(model, conn, as_of, params, model_version=champ.version)
+                }
+                types_of = {pkg.OUTPUT_TABLE: pkg.COLUMN_TYPES}
             for table in spec.outputs:
-                frame = frames[f"ml.{table}"]
-                types = pkg.COLUMN_TYPES.get(f"ml.{table}", pkg.COLUMN_TYPES)
+                frame, types = frames[f"ml.{table}"], types_of[f"ml.{table}"]
                 rows = replace_table(conn, f"ml.{table}", frame, types)
                 yield dg.MaterializeResult(
                     asset_key=["ml", table],
