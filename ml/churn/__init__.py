@@ -1,0 +1,25 @@
+"""Churn model package: see ml/churn/model.py (and docs/ml.md, section Churn)."""
+
+from ml.churn.model import (
+    COLUMN_TYPES,
+    OUTPUT_TABLE,
+    ChurnModel,
+    Params,
+    TrainingSet,
+    build_training_set,
+    evaluate,
+    predict,
+    train,
+)
+
+__all__ = [
+    "COLUMN_TYPES",
+    "OUTPUT_TABLE",
+    "ChurnModel",
+    "Params",
+    "TrainingSet",
+    "build_training_set",
+    "evaluate",
+    "predict",
+    "train",
+]
