@@ -49,9 +49,10 @@ def read_frame(conn: psycopg.Connection, query: str, params: dict | tuple | None
         cols = [d.name for d in cur.description]
         rows = cur.fetchall()
     frame = pd.DataFrame(rows, columns=cols)
-    for col in frame.columns:
-        if frame[col].dtype == object and len(frame) and _is_decimal(frame[col]):
-            frame[col] = frame[col].astype(float)
+    for i in range(frame.shape[1]):  # by position: a query may repeat a column name (e.g. two "sum")
+        column = frame.iloc[:, i]
+        if column.dtype == object and len(frame) and _is_decimal(column):
+            frame.isetitem(i, column.astype(float))
     return frame
 
 
