@@ -8,6 +8,7 @@ come from XGBoost itself (`pred_contribs=True`), so drivers explain exactly the 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 
@@ -84,12 +85,22 @@ class ChurnModel:
     feature_names: list[str]
     params: dict
     window: dict
+    use_baseline: bool = False  # score with the recency baseline (see as_baseline)
 
     def probability(self, x: pd.DataFrame) -> np.ndarray:
+        if self.use_baseline:
+            return self.baseline_probability(x)
         return self.classifier.predict_proba(x[self.feature_names])[:, 1]
 
     def baseline_probability(self, x: pd.DataFrame) -> np.ndarray:
         return self.baseline.predict_proba(x[[BASELINE_FEATURE]].to_numpy())[:, 1]
+
+
+def as_baseline(model: ChurnModel) -> ChurnModel:
+    """The same fitted pair, scoring with the recency baseline: what the registry promotes when no
+    champion exists yet and the candidate did not beat its baseline (the baseline is then the better
+    model on the validation snapshot). Its evaluation reports the baseline's metrics as the model's."""
+    return dataclasses.replace(model, use_baseline=True)
 
 
 def _active(frame: pd.DataFrame, params: Params) -> pd.DataFrame:
@@ -187,7 +198,15 @@ def risk_band(prob: np.ndarray, params: Params) -> np.ndarray:
 
 def top_drivers(model: ChurnModel, x: pd.DataFrame, k: int = 3) -> list[list[str]]:
     """Per row, the k features with the largest |SHAP contribution| to the churn log-odds, as text
-    ("Days since last order: 143 (raises risk)")."""
+    ("Days since last order: 143 (raises risk)"). The recency baseline has one driver, recency,
+    whose effect is read against the baseline's 50 % point; the other two are then None."""
+    if model.use_baseline:
+        recency = x[BASELINE_FEATURE].to_numpy(dtype=float)
+        logit = model.baseline.decision_function(recency.reshape(-1, 1))
+        return [
+            [f"{describe(BASELINE_FEATURE, v)} ({'raises' if z > 0 else 'lowers'} risk)", None, None]
+            for v, z in zip(recency, logit, strict=True)
+        ]
     matrix = xgb.DMatrix(x[model.feature_names], feature_names=model.feature_names)
     contribs = model.classifier.get_booster().predict(matrix, pred_contribs=True)[:, :-1]  # last = bias
     top = np.argsort(-np.abs(contribs), axis=1, kind="stable")[:, :k]

@@ -13,6 +13,7 @@ months, an active one nearly proportionally). `split` and the docs say which hor
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import asdict, dataclass
 
@@ -106,6 +107,13 @@ class LtvModel:
     train_horizon_days: int
     params: dict
     window: dict
+    use_baseline: bool = False  # predicted_ltv = the BG/NBD + Gamma-Gamma value (see as_baseline)
+
+
+def as_baseline(model: LtvModel) -> LtvModel:
+    """The same fit, predicting with BG/NBD + Gamma-Gamma: what the registry promotes when no
+    champion exists yet and the candidate did not beat its baseline."""
+    return dataclasses.replace(model, use_baseline=True)
 
 
 def customer_stats(orders: pd.DataFrame, at: dt.date) -> pd.DataFrame:
@@ -219,6 +227,8 @@ def evaluate(model: LtvModel, training_set: TrainingSet, params: Params = Params
         training_set.calibration, training_set.valid_customers, training_set.x_valid["tenure_days"]
     )
     baseline = model.baseline.revenue(stats, training_set.train_horizon_days)
+    if model.use_baseline:
+        predicted = baseline
     return Evaluation(
         metrics=metrics.regression_report(y, predicted),
         baseline_metrics=metrics.regression_report(y, baseline),
@@ -279,12 +289,15 @@ def predict(
             short > 1e-9, full / np.maximum(short, 1e-9), model.horizon_days / model.train_horizon_days
         )
         predicted = predicted * ratio
+    bgnbd = model.baseline.revenue(stats, model.horizon_days).astype(float)
+    if model.use_baseline:
+        predicted = bgnbd
     return pd.DataFrame(
         {
             "customer_id": rows["customer_id"].astype("int64"),
             "snapshot_date": rows["snapshot_date"],
             "predicted_ltv": predicted,
-            "bgnbd_ltv": model.baseline.revenue(stats, model.horizon_days).astype(float),
+            "bgnbd_ltv": bgnbd,
             "model_version": model_version,
             "scored_at": pd.Timestamp.now(tz="UTC"),
         }

@@ -15,6 +15,7 @@ import pytest
 from ml import churn
 from ml.churn.features import feature_matrix, load_features, load_orders, readable
 from ml.churn.labels import churn_labels, future_window, time_split
+from ml.churn.model import scoring_rows
 from ml.churn.truth import score_against_truth
 from ml.core import read_frame, replace_table
 
@@ -200,3 +201,17 @@ def test_score_against_truth(conn, fitted, tiny_world):
     for key in ("roc_auc", "baseline_roc_auc", "no_order_12m_roc_auc"):
         assert 0 <= result[key] <= 1
     assert 0 < result["churn_rate"] < 1
+
+
+def test_baseline_fallback_scores_with_recency_alone(conn, fitted, as_of):
+    """What the registry promotes when the first candidate loses to its baseline: its evaluation is
+    the baseline's, and its scores depend on recency only, with recency as the one driver."""
+    params, ts, model = fitted
+    fallback = churn.as_baseline(model)
+    evaluation = churn.evaluate(fallback, ts, params)
+    assert evaluation.metrics == evaluation.baseline_metrics
+    scores = churn.predict(fallback, conn, as_of, params, model_version="v-baseline")
+    assert scores["driver_1"].str.startswith("Days since last order").all()
+    assert scores["driver_2"].isna().all() and scores["driver_3"].isna().all()
+    x = feature_matrix(scoring_rows(conn, as_of, params), model.feature_names)
+    assert scores["churn_probability"].to_numpy() == pytest.approx(model.baseline_probability(x))

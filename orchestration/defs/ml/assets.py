@@ -100,15 +100,35 @@ def model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
             version = registry.new_version(spec.name)
             uri = store.save(spec.name, version, model)
             row_counts = dict(evaluation.split.get("rows", {})) if isinstance(evaluation.split, dict) else {}
-            registry.record_run(
-                conn, model_name=spec.name, version=version, as_of=as_of, evaluation=evaluation,
-                params=config.model_dump(), row_counts=row_counts, artifact_uri=uri, decision=decision,
+            record = dict(
+                as_of=as_of, params=config.model_dump(), row_counts=row_counts,
                 champion_version=champ.version if champ else None, champion_metric=champ_metric,
                 train_seconds=train_seconds,
             )  # fmt: skip
-        context.log.info(f"{spec.name} {version}: promoted={decision.promoted}: {decision.reason}")
-        has_model = decision.promoted or champ is not None
-        scoring = version if decision.promoted else (champ.version if champ else None)
+            registry.record_run(
+                conn, model_name=spec.name, version=version, evaluation=evaluation, artifact_uri=uri,
+                decision=decision, **record,
+            )  # fmt: skip
+            scoring = version if decision.promoted else (champ.version if champ else None)
+            if scoring is None and hasattr(pkg, "as_baseline"):
+                # nothing has ever been promoted and the baseline won: the baseline is the better
+                # model on this split, so it is promoted (as its own version) and scores until a
+                # candidate beats it
+                fallback = pkg.as_baseline(model)
+                scoring = f"{version}-baseline"
+                registry.record_run(
+                    conn, model_name=spec.name, version=scoring, evaluation=pkg.evaluate(fallback, training_set, params),
+                    artifact_uri=store.save(spec.name, scoring, fallback),
+                    decision=registry.Decision(
+                        True, f"no champion yet and the candidate lost to its baseline: {evaluation.baseline_name} "
+                        "scores until a candidate beats it",
+                    ),
+                    **record,
+                )  # fmt: skip
+        context.log.info(
+            f"{spec.name} {version}: promoted={decision.promoted}: {decision.reason}; scoring with {scoring}"
+        )
+        has_model = scoring is not None
         return dg.MaterializeResult(
             metadata={
                 "version": version,
