@@ -85,12 +85,14 @@ def run_demo(size: str = "small", seed: int = 42) -> int:
         from dagster import DagsterInstance
 
         from orchestration.definitions import defs
+        from orchestration.defs.insights.partitions import nightly_partition_key
 
         job = defs.resolve_job_def("nightly_job")
-        _say("running nightly_job (ingest -> dbt -> ML -> insights) ...")
+        partition = nightly_partition_key()
+        _say(f"running nightly_job (ingest -> dbt -> ML -> insights for {partition}) ...")
         t0 = time.perf_counter()
         with DagsterInstance.get() as instance:
-            result = job.execute_in_process(instance=instance, raise_on_error=False)
+            result = job.execute_in_process(instance=instance, raise_on_error=False, partition_key=partition)
         elapsed = time.perf_counter() - t0
 
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]

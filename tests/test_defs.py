@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import dagster as dg
 import pytest
 
@@ -37,6 +40,21 @@ def test_jobs_and_schedule_present(repo):
     schedule = repo.get_schedule_def("nightly_schedule")
     assert schedule.job_name == "nightly_job"
     assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def test_schedule_built_from_the_partitioned_nightly_job(repo):
+    """Each 02:00 tick runs nightly_job for the partition of the day before (the last complete day)."""
+    nightly = repo.get_job("nightly_job")
+    assert isinstance(nightly.partitions_def, dg.DailyPartitionsDefinition)
+    assert repo.get_job("insights_job").partitions_def == nightly.partitions_def
+    schedule = repo.get_schedule_def("nightly_schedule")
+    assert schedule.execution_timezone == nightly.partitions_def.timezone
+    tick = dt.datetime(2026, 3, 1, 2, 0, tzinfo=ZoneInfo(schedule.execution_timezone))
+    with dg.build_schedule_context(scheduled_execution_time=tick) as context:
+        (request,) = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == "2026-02-28"
+    assert request.tags["dagster/partition"] == "2026-02-28"
 
 
 @pytest.mark.parametrize("key", RAW_KEYS, ids=lambda k: ".".join(k))

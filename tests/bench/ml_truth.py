@@ -78,7 +78,6 @@ def run(size: str | None = None) -> dict:
     import ml.churn as churn
     import ml.forecast as forecast
     import ml.ltv as ltv
-    import ml.recommendations as recs
     from ml.churn.truth import score_against_truth as churn_truth
     from ml.ltv.truth import score_against_truth as ltv_truth
     from ml.recommendations.truth import score_against_truth as recs_truth
@@ -134,8 +133,12 @@ def _print(f: dict) -> None:
         mae, bg_mae = f["ml_ltv_mae"], f["ml_ltv_baseline_mae"]
         print(_line("LTV aggregate error (truth)", agg, "BG/NBD", bg_agg, "<= 0.10", agg <= 0.10))
         print(_line("LTV MAE (truth)", mae, "BG/NBD", bg_mae, "< BG/NBD", mae < bg_mae))
-        print(f"[bench ml] LTV Spearman (truth): {f['ml_ltv_spearman']:.4f} vs BG/NBD {f['ml_ltv_baseline_spearman']:.4f}")
+        print(
+            f"[bench ml] LTV Spearman (truth): {f['ml_ltv_spearman']:.4f} vs BG/NBD {f['ml_ltv_baseline_spearman']:.4f}"
+        )
     p, pop = f["ml_recs_model_precision_at_10"], f["ml_recs_popularity_precision_at_10"]
     print(_line("precision@10 (holdout)", p, "popularity", pop, ">= 2x popularity", p >= 2 * pop))
     s, sn = f["ml_forecast_smape"], f["ml_forecast_seasonal_naive_smape"]
-    print(_line("forecast sMAPE (backtest)", s, "seasonal-naive", sn, "<= 0.8x seasonal-naive", s <= 0.8 * sn))
+    print(
+        _line("forecast sMAPE (backtest)", s, "seasonal-naive", sn, "<= 0.8x seasonal-naive", s <= 0.8 * sn)
+    )

@@ -17,9 +17,12 @@ from tests.bench.results import record
 
 def _run_nightly(instance) -> float:
     from orchestration.definitions import defs
+    from orchestration.defs.insights.partitions import nightly_partition_key
 
     t0 = time.perf_counter()
-    result = defs.resolve_job_def("nightly_job").execute_in_process(instance=instance, raise_on_error=False)
+    result = defs.resolve_job_def("nightly_job").execute_in_process(
+        instance=instance, raise_on_error=False, partition_key=nightly_partition_key()
+    )
     elapsed = time.perf_counter() - t0
     if not result.success:
         failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]

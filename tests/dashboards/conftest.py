@@ -106,6 +106,7 @@ def build_python_tables(settings: WarehouseSettings, world: Path) -> list[str]:
     import json
 
     from orchestration.definitions import defs
+    from orchestration.defs.insights.partitions import nightly_partition_key
 
     groups = {spec.group_name for spec in defs.resolve_all_asset_specs()}
     jobs = [job for group, job in PYTHON_JOBS.items() if group in groups]
@@ -119,10 +120,14 @@ def build_python_tables(settings: WarehouseSettings, world: Path) -> list[str]:
         "JOURNEY_SANDBOX_SIZE": "tiny",
         "JOURNEY_AS_OF": json.loads((world / "world.json").read_text())["end_date"],
     }
+    # insights_job is daily partitioned: `dagster job execute` has no partition flag, the run's
+    # partition is its `dagster/partition` tag (the same night's partition the demo and e2e run use)
+    partition = nightly_partition_key(env["JOURNEY_AS_OF"])
+    tags = {"insights_job": ["--tags", json.dumps({"dagster/partition": partition})]}
     dagster = Path(sys.executable).parent / "dagster"
     for job in jobs:
         proc = subprocess.run(
-            [str(dagster), "job", "execute", "-m", "orchestration.definitions", "-j", job],
+            [str(dagster), "job", "execute", "-m", "orchestration.definitions", "-j", job, *tags.get(job, [])],
             env=env, capture_output=True, text=True, timeout=900,
         )  # fmt: skip
         if proc.returncode != 0:

@@ -13,9 +13,12 @@ from ingestion.warehouse import WarehouseSettings
 
 def run_nightly(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     from orchestration.definitions import defs
+    from orchestration.defs.insights.partitions import nightly_partition_key
 
     job = defs.resolve_job_def("nightly_job")
-    return job.execute_in_process(instance=instance, raise_on_error=False)
+    return job.execute_in_process(
+        instance=instance, raise_on_error=False, partition_key=nightly_partition_key()
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """Insights: contexts from the built tiny warehouse, generation over real HTTP against a local
-OpenAI-compatible server, grounding, cache, rules without a key, privacy, and the Dagster assets."""
+OpenAI-compatible server, grounding, cache, rules without a key and privacy. The Dagster assets and
+their daily partitions: test_insights_dagster.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 import logging
 import socket
 
-import dagster as dg
 import psycopg
 import pytest
 
@@ -97,6 +97,19 @@ def test_reference_date_is_min_of_run_date_and_data(insights_wh):
     assert early["reference_date"] == (newest - dt.timedelta(days=20)).isoformat()
     assert late["step_moved_most"] in late["steps"]
     assert set(late["by_device"]) and set(late["by_channel"])
+
+
+def test_customers_use_the_snapshot_of_the_run_dates_end(ml_tables):
+    """A snapshot dated D holds what was known before D 00:00 UTC: it is the state at the end of D - 1,
+    so run date D - 1 (the night of D) uses it, and run date D - 2 does not."""
+    with psycopg.connect(ml_tables.role_url("transformer")) as conn:
+        (snap,) = conn.execute("select max(snapshot_date) from ml.churn_scores").fetchone()
+        day_before = build_context(conn, "customers", snap - dt.timedelta(days=1))
+        two_before = build_context(conn, "customers", snap - dt.timedelta(days=2))
+    assert day_before["status"] == "ok", day_before
+    assert day_before["churn_risk"]["snapshot_date"] == snap.isoformat()
+    assert day_before["predicted_ltv"]["snapshot_date"] == snap.isoformat()
+    assert two_before["status"] == "no data" and "no churn scores" in two_before["reason"]
 
 
 def test_no_pii_reaches_the_prompt(ml_tables, fake_openai):
@@ -250,62 +263,3 @@ def test_demand_counts_days_and_misses_apart(ml_tables):
     # the synthetic forecast doubles every third day, so units and revenue of several categories miss
     assert ctx["misses_outside_interval"] > ctx["days_with_a_miss"] >= len(days) >= 1
     assert ctx["days_with_a_miss"] <= 14
-
-
-# --- Dagster ------------------------------------------------------------------------------------
-
-
-def test_assets_unpartitioned_in_both_jobs():
-    from orchestration.definitions import defs
-
-    repo = defs.get_repository_def()
-    keys = {dg.AssetKey(["insights", f"{t}_insights"]) for t in TOPICS}
-    for job in ("insights_job", "nightly_job"):
-        assert keys <= set(repo.get_job(job).asset_layer.executable_asset_keys), job
-    for k in keys:
-        node = repo.asset_graph.get(k)
-        assert node.group_name == "insights" and node.partitions_def is None
-
-
-def test_ml_keys_read_without_resolving_resources():
-    """The ML domain's defs leave `warehouse` to definitions.py: reading its keys must not need it."""
-    from orchestration.defs.insights.assets import asset_keys_of
-
-    @dg.multi_asset(specs=[dg.AssetSpec(["ml", "churn_scores"]), dg.AssetSpec(["ml", "ltv_predictions"])])
-    def scores(warehouse: dg.ResourceParam[str]):  # noqa: ARG001 - the resource is the point
-        return None
-
-    domain = dg.Definitions(assets=[scores, dg.AssetSpec(["ml", "demand_forecast"])])
-    with pytest.raises(dg.DagsterInvalidDefinitionError, match="warehouse"):
-        domain.get_repository_def()
-    assert asset_keys_of(domain) == {
-        ("ml", "churn_scores"),
-        ("ml", "ltv_predictions"),
-        ("ml", "demand_forecast"),
-    }
-
-
-def test_assets_materialize_without_partition_key(insights_wh, monkeypatch):
-    from orchestration.defs.insights.assets import LLMResource, insight_assets
-    from orchestration.defs.ops.freshness import ReferenceClock
-    from orchestration.defs.shared.resources import Warehouse
-
-    class TinyWarehouse(Warehouse):
-        def settings(self):
-            return insights_wh
-
-    run_date = "2099-12-31"
-    result = dg.materialize(
-        insight_assets,
-        resources={"warehouse": TinyWarehouse(), "llm": LLMResource(), "reference_clock": ReferenceClock()},
-        run_config={"ops": {a.op.name: {"config": {"run_date": run_date}} for a in insight_assets}},
-    )
-    assert result.success
-    md = {
-        m.asset_key.path[-1]: m.metadata
-        for m in (e.event_specific_data.materialization for e in result.get_asset_materialization_events())
-    }
-    assert md["funnel_insights"]["generator"].value == "rules"
-    assert md["funnel_insights"]["published"].value >= 1
-    assert md["customers_insights"]["context_status"].value == "no data"
-    assert _rows(insights_wh, "funnel", dt.date(2099, 12, 31))

@@ -17,8 +17,14 @@ TOP_DRIVERS = 3
 
 
 def _latest_snapshot(conn: psycopg.Connection, table: str, run_date: dt.date) -> dt.date | None:
+    """The newest scores known at the end of `run_date`. A snapshot dated D is built from data strictly
+    before D 00:00 UTC (marts.ml_customer_features), i.e. it is the state at the end of D - 1; so the
+    run date's own end-of-day snapshot is dated run_date + 1. Without that day, the night of the 1st
+    of a month (ML scores as of the 1st, insights for the last day of the month before) would find no
+    scores at all."""
     return conn.execute(
-        f"select max(snapshot_date) from {table} where snapshot_date <= %s", (run_date,)
+        f"select max(snapshot_date) from {table} where snapshot_date <= %s",
+        (run_date + dt.timedelta(days=1),),
     ).fetchone()[0]
 
 

@@ -1,9 +1,7 @@
-"""One unpartitioned asset per insight topic, keyed ["insights", "<topic>_insights"], group "insights".
-
-Unpartitioned on purpose: `nightly_job` mixes these with unpartitioned ingest/dbt/ML assets and is
-executed in-process without a partition key. The run date comes from run config (`run_date`), else
-JOURNEY_AS_OF (the sandbox's 'today'), else today (UTC): backfilling a date = launching
-`insights_job` with `run_date` set for each asset. See docs/insights.md.
+"""One asset per insight topic, keyed ["insights", "<topic>_insights"], group "insights", daily
+partitioned by run date (`insights_partitions`): materializing partition 2025-06-28 writes the rows of
+run date 2025-06-28, replacing earlier ones (idempotent per run date and topic), so a backfill of a
+date range from the UI is one run per day. See docs/insights.md.
 """
 
 import datetime as dt
@@ -15,7 +13,7 @@ from pydantic import Field
 
 from ml.insights import TOPICS, run_topic
 from ml.insights.llm import DEFAULT_MODEL, LLMSettings
-from orchestration.defs.ops.freshness import ReferenceClock
+from orchestration.defs.insights.partitions import insights_partitions
 from orchestration.defs.shared.resources import Warehouse
 from orchestration.defs.transform import dbt_model_key
 
@@ -52,12 +50,6 @@ class LLMResource(dg.ConfigurableResource):
         )
 
 
-class InsightsConfig(dg.Config):
-    run_date: str | None = Field(
-        default=None, description="ISO date the insights are for; unset = JOURNEY_AS_OF date, else today"
-    )
-
-
 def _insight_asset(topic: str, ml_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
     deps = [dbt_model_key(m) for m in TOPIC_MARTS[topic]] + ml_keys
 
@@ -65,17 +57,14 @@ def _insight_asset(topic: str, ml_keys: list[dg.AssetKey]) -> dg.AssetsDefinitio
         key=dg.AssetKey(["insights", f"{topic}_insights"]),
         group_name="insights",
         deps=deps,
+        partitions_def=insights_partitions,
         kinds={"python", "postgres"},
         description=f"Grounded insights on {topic} (LLM or rules) in insights.llm_insights",
     )
     def _asset(
-        context: dg.AssetExecutionContext,
-        config: InsightsConfig,
-        warehouse: Warehouse,
-        llm: LLMResource,
-        reference_clock: ReferenceClock,
+        context: dg.AssetExecutionContext, warehouse: Warehouse, llm: LLMResource
     ) -> dg.MaterializeResult:
-        run_date = dt.date.fromisoformat(config.run_date) if config.run_date else reference_clock.now().date()
+        run_date = dt.date.fromisoformat(context.partition_key)
         res = run_topic(topic, run_date, warehouse.settings(), llm.settings())
         context.log.info(
             f"{topic} {run_date}: status={res.status} generator={res.generator} published={res.published} "
