@@ -11,13 +11,26 @@ from orchestration.defs import events as events_domain
 from orchestration.defs import ga4 as ga4_domain
 from orchestration.defs import insights as insights_domain
 from orchestration.defs import meta_ads as meta_ads_domain
+from orchestration.defs import ml as ml_domain
+from orchestration.defs import shopify as shopify_domain
 from orchestration.defs import transform as transform_domain
 from orchestration.defs.ops import alerts as ops_alerts
 from orchestration.defs.ops import checks as ops_checks
 from orchestration.defs.ops import jobs as ops_jobs
 from orchestration.defs.shared.resources import warehouse_resource
 
-DOMAINS = [ops_jobs, ops_alerts, ops_checks, events_domain, transform_domain, meta_ads_domain, ga4_domain, insights_domain]
+DOMAINS = [
+    ops_jobs,
+    ops_alerts,
+    ops_checks,
+    events_domain,
+    transform_domain,
+    shopify_domain,
+    meta_ads_domain,
+    ga4_domain,
+    ml_domain,
+    insights_domain,
+]
 
 defs = dg.Definitions.merge(
     *(domain.defs for domain in DOMAINS),

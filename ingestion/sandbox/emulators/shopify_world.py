@@ -1,0 +1,309 @@
+"""The simulated shop as the Shopify Admin API would show it at a moment `as_of`.
+
+The world's Parquet holds the state at `end_date` (docs/sandbox.md). What the API shows earlier is
+rebuilt from the timestamps: orders, customers and products exist once created; a refund or a
+cancellation is visible from its own timestamp on, and bumps the order's `updatedAt` then (that is
+what an incremental connector sees). Objects are GraphQL-shaped dicts (camelCase keys, gids, money as
+`MoneyBag`s with string amounts), so graphql-core's default resolvers read them directly; the keys
+starting with `_` hold nested lists that the schema's connection resolvers page over.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+CURRENCY = "USD"
+JOURNEY_ATTRIBUTE = "_journey_anonymous_id"
+UNTAGGED_MEDIUMS = frozenset({"(none)", "organic", "referral"})  # visits without utm_* in their URL
+
+
+def gid(kind: str, value: int | None) -> str | None:
+    return None if value is None else f"gid://shopify/{kind}/{int(value)}"
+
+
+def iso(ts: datetime | None) -> str | None:
+    """Shopify DateTime (UTC, `Z`). Milliseconds are kept: the sandbox's clocks are ms-precise and
+    the dbt tests match orders to tracked events at that precision."""
+    if ts is None:
+        return None
+    text = ts.astimezone(UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def amount(value: Decimal | float | int | None) -> str:
+    """Shopify's Decimal scalar: a string, at least one decimal (`40.14`, `40.1`, `40.0`)."""
+    text = f"{Decimal(value or 0):.2f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+def money_bag(value: Decimal | float | int | None) -> dict[str, Any]:
+    money = {"amount": amount(value), "currencyCode": CURRENCY}
+    return {"shopMoney": money, "presentmentMoney": money}
+
+
+def parse_as_of(value: str | None, default: datetime) -> datetime:
+    """`YYYY-MM-DD` (midnight UTC) or an ISO timestamp; None = the world's end."""
+    if not value:
+        return default
+    ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def _rows(world_dir: Path, name: str) -> list[dict[str, Any]]:
+    for candidate in (world_dir / f"{name}.parquet", world_dir / name):
+        if candidate.exists():
+            return pq.read_table(candidate).to_pylist()
+    raise FileNotFoundError(f"simulated shop table {name!r} not found under {world_dir}")
+
+
+def _visit(order: dict[str, Any], visit: str, n: int) -> dict[str, Any] | None:
+    """A `CustomerVisit`; None when Shopify recorded no journey (its `source` is non-null)."""
+    source = order[f"{visit}_source"]
+    if source is None:
+        return None
+    medium = order[f"{visit}_medium"]
+    tagged = medium is not None and medium not in UNTAGGED_MEDIUMS
+    utm = None
+    if tagged:
+        utm = {
+            "source": source,
+            "medium": medium,
+            "campaign": order[f"{visit}_campaign"],
+            "content": order[f"{visit}_content"],
+            "term": None,
+        }
+    return {
+        "id": gid("CustomerVisit", n),
+        "source": source,
+        "sourceType": None,
+        "sourceDescription": None,
+        "landingPage": order[f"{visit}_landing_page"],
+        "referrerUrl": order[f"{visit}_referrer"],
+        "occurredAt": iso(order[f"{visit}_at"]),
+        "utmParameters": utm,
+    }
+
+
+@dataclass
+class ShopView:
+    """Everything visible at `as_of`, each list sorted by (updatedAt, id) for cursor paging."""
+
+    as_of: datetime
+    orders: list[dict[str, Any]]
+    customers: list[dict[str, Any]]
+    products: list[dict[str, Any]]
+
+
+class ShopifyWorld:
+    """The world's Parquet read once; `view(as_of)` builds (and caches) the API's state at a moment."""
+
+    def __init__(self, world_dir: Path) -> None:
+        self.world_dir = Path(world_dir)
+        meta = json.loads((self.world_dir / "world.json").read_text())
+        self.end = datetime.fromisoformat(meta["end_date"][:10]).replace(tzinfo=UTC)
+        self.name = f"sandbox-{meta['size']}-{meta['seed']}"
+        self._orders = _rows(self.world_dir, "orders")
+        self._customers = _rows(self.world_dir, "customers")
+        self._products = _rows(self.world_dir, "products")
+        self._variants: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for v in _rows(self.world_dir, "product_variants"):
+            self._variants[v["product_id"]].append(v)
+        self._lines: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for line in _rows(self.world_dir, "order_line_items"):
+            self._lines[line["order_id"]].append(line)
+        self._refunds: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for refund in _rows(self.world_dir, "refunds"):
+            self._refunds[refund["order_id"]].append(refund)
+        self._refund_lines: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for rl in _rows(self.world_dir, "refund_line_items"):
+            self._refund_lines[rl["refund_id"]].append(rl)
+        self._view: ShopView | None = None
+
+    def view(self, as_of: datetime | None = None) -> ShopView:
+        as_of = as_of or self.end
+        if self._view is None or self._view.as_of != as_of:
+            self._view = self._build(as_of)
+        return self._view
+
+    # -- building the view -----------------------------------------------------------------------
+    def _build(self, as_of: datetime) -> ShopView:
+        products = {
+            p["product_id"]: self._product(p, as_of) for p in self._products if p["created_at"] < as_of
+        }
+        variant_nodes = {v["id"]: v for p in products.values() for v in p["_variants"]}
+        orders, spent, counts, last_order = [], defaultdict(Decimal), defaultdict(int), {}
+        for o in self._orders:
+            if o["created_at"] >= as_of:
+                continue
+            orders.append(self._order(o, as_of, products, variant_nodes))
+            cid = o["customer_id"]
+            spent[cid] += Decimal(o["total_price"])
+            counts[cid] += 1
+            last_order[cid] = max(last_order.get(cid, o["created_at"]), o["created_at"])
+        customers = {}
+        for c in self._customers:
+            if c["created_at"] >= as_of:
+                continue
+            cid = c["customer_id"]
+            customers[cid] = self._customer(c, counts[cid], spent[cid], last_order.get(cid))
+        for order in orders:
+            order["customer"] = customers.get(order["_customerId"])
+
+        def key(node: dict[str, Any]) -> tuple[str, int]:
+            return node["updatedAt"], int(node["id"].rsplit("/", 1)[1])
+
+        return ShopView(
+            as_of=as_of,
+            orders=sorted(orders, key=key),
+            customers=sorted(customers.values(), key=key),
+            products=sorted(products.values(), key=key),
+        )
+
+    def _product(self, p: dict[str, Any], as_of: datetime) -> dict[str, Any]:
+        updated = p["updated_at"] if p["updated_at"] < as_of else p["created_at"]
+        node: dict[str, Any] = {
+            "id": gid("Product", p["product_id"]),
+            "legacyResourceId": str(p["product_id"]),
+            "title": p["title"],
+            "handle": p["handle"],
+            "productType": p["category"] or "",
+            "vendor": p["vendor"],
+            "status": p["status"],
+            "tags": ["repeatable"] if p["repeatable"] else [],
+            "createdAt": iso(p["created_at"]),
+            "updatedAt": iso(updated),
+        }
+        node["_variants"] = [
+            {
+                "id": gid("ProductVariant", v["variant_id"]),
+                "legacyResourceId": str(v["variant_id"]),
+                "sku": v["sku"],
+                "title": v["title"],
+                "price": amount(v["price"]),
+                "product": node,
+            }
+            for v in self._variants[p["product_id"]]
+        ]
+        return node
+
+    def _customer(
+        self, c: dict[str, Any], n_orders: int, spent: Decimal, last_order: datetime | None
+    ) -> dict[str, Any]:
+        updated = max(c["created_at"], last_order) if last_order else c["created_at"]
+        return {
+            "id": gid("Customer", c["customer_id"]),
+            "legacyResourceId": str(c["customer_id"]),
+            "email": c["email"],
+            "phone": c["phone"],
+            "firstName": c["first_name"],
+            "lastName": c["last_name"],
+            "state": c["state"],
+            "emailMarketingConsent": {
+                "marketingState": "SUBSCRIBED" if c["accepts_marketing"] else "NOT_SUBSCRIBED",
+                "marketingOptInLevel": "SINGLE_OPT_IN" if c["accepts_marketing"] else None,
+                "consentUpdatedAt": iso(c["created_at"]),
+            },
+            "createdAt": iso(c["created_at"]),
+            "updatedAt": iso(updated),
+            "numberOfOrders": str(n_orders),  # UnsignedInt64: a string on the wire
+            "amountSpent": money_bag(spent)["shopMoney"],
+            "defaultAddress": {
+                "city": c["city"],
+                "countryCodeV2": c["country_code"],
+            },
+            "tags": [],
+        }
+
+    def _order(
+        self,
+        o: dict[str, Any],
+        as_of: datetime,
+        products: dict[int, dict[str, Any]],
+        variants: dict[str, dict[str, Any]],
+    ) -> dict[str, Any]:
+        refunds = [r for r in self._refunds[o["order_id"]] if r["created_at"] < as_of]
+        cancelled = o["cancelled_at"] if o["cancelled_at"] is not None and o["cancelled_at"] < as_of else None
+        refunded = sum((Decimal(r["amount"]) for r in refunds), Decimal(0))
+        total = Decimal(o["total_price"])
+        status = "PAID" if refunded == 0 else ("REFUNDED" if refunded >= total else "PARTIALLY_REFUNDED")
+        updated = max(
+            [o["created_at"], *([cancelled] if cancelled else []), *(r["created_at"] for r in refunds)]
+        )
+        lines = {}
+        for line in self._lines[o["order_id"]]:
+            variant = variants.get(gid("ProductVariant", line["variant_id"]))
+            lines[line["line_item_id"]] = {
+                "id": gid("LineItem", line["line_item_id"]),
+                "name": line["title"],
+                "title": line["title"],
+                "sku": line["sku"],
+                "quantity": int(line["quantity"]),
+                "originalUnitPriceSet": money_bag(line["price"]),
+                "totalDiscountSet": money_bag(line["total_discount"]),
+                "product": products.get(line["product_id"]),
+                "variant": variant,
+            }
+        refund_nodes = []
+        for r in refunds:
+            refund_nodes.append({
+                "id": gid("Refund", r["refund_id"]),
+                "createdAt": iso(r["created_at"]),
+                "note": r["note"],
+                "totalRefundedSet": money_bag(r["amount"]),
+                "_refundLineItems": [
+                    {
+                        "id": gid("RefundLineItem", rl["refund_line_item_id"]),
+                        "quantity": int(rl["quantity"]),
+                        "subtotalSet": money_bag(rl["subtotal"]),
+                        "lineItem": lines.get(rl["line_item_id"]),
+                    }
+                    for rl in self._refund_lines[r["refund_id"]]
+                ],
+            })  # fmt: skip
+        index = int(o["order_id"])
+        attributes = [{"key": JOURNEY_ATTRIBUTE, "value": o["anonymous_id"]}] if o["anonymous_id"] else []
+        first, last = _visit(o, "first_visit", 2 * index), _visit(o, "last_visit", 2 * index + 1)
+        return {
+            "id": gid("Order", o["order_id"]),
+            "legacyResourceId": str(o["order_id"]),
+            "name": o["name"],
+            "createdAt": iso(o["created_at"]),
+            "updatedAt": iso(updated),
+            "processedAt": iso(o["processed_at"]),
+            "cancelledAt": iso(cancelled),
+            "cancelReason": "CUSTOMER" if cancelled else None,
+            "closed": False,
+            "test": bool(o["test"]),
+            "displayFinancialStatus": status,
+            "email": o["email"],
+            "phone": o["phone"],
+            "currencyCode": o["currency"],
+            "sourceName": o["source_name"],
+            "subtotalPriceSet": money_bag(o["subtotal_price"]),
+            "totalDiscountsSet": money_bag(o["total_discounts"]),
+            "totalShippingPriceSet": money_bag(o["total_shipping"]),
+            "totalPriceSet": money_bag(total),
+            "totalRefundedSet": money_bag(refunded),
+            "discountCode": o["discount_code"],
+            "discountCodes": [o["discount_code"]] if o["discount_code"] else [],
+            "customAttributes": attributes,
+            "customerJourneySummary": {
+                "ready": True,
+                "customerOrderIndex": None,
+                "daysToConversion": None,
+                "firstVisit": first,
+                "lastVisit": last,
+            },
+            "tags": [],
+            "_customerId": o["customer_id"],
+            "_lineItems": list(lines.values()),
+            "_refunds": refund_nodes,
+        }

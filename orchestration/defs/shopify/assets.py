@@ -1,0 +1,80 @@
+"""`[shopify, orders|order_line_items|refunds|refund_line_items|customers|products|product_variants|
+imported_orders]`: the Shopify dlt source as Dagster assets, with `dagster/row_count` per table.
+
+Tables that come from one API read share one incremental cursor (orders and their line items, refunds
+and refund line items; products and their variants). Materializing only part of such a family would
+advance the cursor past rows the unselected tables never received, so a run selecting part of a family
+fails at once with the family to select instead.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+from dagster_dlt import DagsterDltResource, dlt_assets
+
+from ingestion.shopify import shopify_pipeline, shopify_source
+from ingestion.shopify.pipeline import DATASET
+from ingestion.shopify.source import ORDER_TABLES, PRODUCT_TABLES
+from orchestration.defs.meta_ads.assets import RawTableTranslator
+from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
+from orchestration.defs.shopify.resources import ShopifyApi, shopify_api_resource
+
+GROUP = "shopify"
+FAMILIES = (ORDER_TABLES, PRODUCT_TABLES)
+
+
+def check_families(selected: set[dg.AssetKey]) -> None:
+    """Refuse a selection holding part of a family of tables fed by one cursor."""
+    tables = {key.path[-1] for key in selected if key.path[0] == DATASET}
+    for family in FAMILIES:
+        chosen = tables & set(family)
+        if chosen and chosen != set(family):
+            raise dg.Failure(
+                f"shopify: {', '.join(sorted(chosen))} share one API read and cursor with "
+                f"{', '.join(sorted(set(family) - chosen))}; select all of {', '.join(family)}"
+            )
+
+
+@dlt_assets(
+    # the definition-time source only tells Dagster which tables exist; runs build their own from resources
+    dlt_source=shopify_source(access_token="resolved-at-run-time", api_url="http://resolved-at-run-time"),
+    dlt_pipeline=shopify_pipeline(),
+    name="shopify",
+    pool=WAREHOUSE_POOL,
+    dagster_dlt_translator=RawTableTranslator(DATASET, GROUP),
+)
+def shopify_assets(
+    context: dg.AssetExecutionContext,
+    shopify_dlt: DagsterDltResource,
+    warehouse: Warehouse,
+    shopify_api: ShopifyApi,
+) -> Iterator[Any]:
+    """Load orders (+ line items, refunds), customers, products (+ variants) and imported order history."""
+    check_families(set(context.selected_asset_keys))
+    warehouse.ensure_ready()
+    source = shopify_source(**shopify_api.settings().source_kwargs())
+    events = shopify_dlt.run(
+        context=context, dlt_source=source, dlt_pipeline=shopify_pipeline(warehouse.settings())
+    )
+    for event in events:
+        # not `.fetch_row_count()`: it raises for a table that got no rows in this run (an incremental run
+        # without new refunds, no order history), which is normal here
+        rows = table_rows(warehouse, event.asset_key.path[-1])
+        yield event._replace(
+            metadata={**(event.metadata or {}), "dagster/row_count": dg.MetadataValue.int(rows)}
+        )
+
+
+def table_rows(warehouse: Warehouse, table: str) -> int:
+    """Rows in `shopify.<table>`; 0 while dlt has not created it (no data ever landed)."""
+    with warehouse.connect("admin") as conn:
+        exists = conn.execute("select to_regclass(%s) is not null", (f"{DATASET}.{table}",)).fetchone()[0]
+    return warehouse.row_count(DATASET, table) if exists else 0
+
+
+defs = dg.Definitions(
+    assets=[shopify_assets],
+    # a domain-specific key: Definitions.merge rejects two different resource objects under one key
+    resources={"shopify_dlt": DagsterDltResource(), "shopify_api": shopify_api_resource()},
+)

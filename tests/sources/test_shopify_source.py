@@ -1,0 +1,396 @@
+"""Tier 2: the Shopify dlt source against the GraphQL Admin API emulator on the tiny shop, into real Postgres.
+
+The contract's tables and types exactly; loaded twice (idempotent; the second run only asks for what
+changed, read from the emulator's request log); a shop seen earlier then later converges to a clean
+load (new refunds replace the orders' child rows, no duplicates); every fault recovered; exhausted
+retries name the endpoint and status; a load killed midway then re-run equals a clean run; unknown
+fields and a missing token are rejected; the order history import is idempotent and refuses a
+malformed file with its line and reason, loading nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import requests
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from ingestion.common.http import SourceAPIError
+from ingestion.sandbox.emulators.meta_world import world_end_date
+from ingestion.shopify import ShopifySettings, run_shopify_pipeline, shopify_pipeline
+from ingestion.shopify.client import ShopifyGraphQLClient, ShopifyQueryError
+from ingestion.shopify.history import OrderHistoryError
+from tests.sources._meta_ga4_fixtures import (
+    FAST_HTTP,
+    columns,
+    control,
+    duplicate_keys,
+    emulator,
+    query,
+    reset_dataset,
+    run_killed_midway,
+    table_rows,
+)
+
+PIPELINE = "test_shopify"
+KEYS = {
+    "orders": ("id",), "order_line_items": ("id",), "refunds": ("id",), "refund_line_items": ("id",),
+    "customers": ("id",), "products": ("id",), "product_variants": ("id",),
+}  # fmt: skip
+VISIT = [
+    "source", "source_type", "landing_page", "referrer_url", "occurred_at", "utm_source", "utm_medium",
+    "utm_campaign", "utm_content", "utm_term", "utm_id",
+]  # fmt: skip
+CONTRACT = {
+    "orders": {
+        "id", "name", "created_at", "updated_at", "processed_at", "cancelled_at", "test", "financial_status",
+        "email", "phone", "currency_code", "subtotal_amount", "total_discounts_amount", "total_price_amount",
+        "total_refunded_amount", "customer_id", "discount_codes", "journey_anonymous_id", "landing_page",
+        "referring_site", *(f"{v}_{f}" for v in ("first_visit", "last_visit") for f in VISIT),
+    },
+    "order_line_items": {
+        "id", "order_id", "product_id", "variant_id", "sku", "title", "quantity", "original_unit_price_amount",
+        "total_discount_amount", "order_updated_at",
+    },
+    "refunds": {"id", "order_id", "created_at", "note", "total_refunded_amount", "order_updated_at"},
+    "refund_line_items": {"id", "refund_id", "order_id", "line_item_id", "quantity", "subtotal_amount"},
+    "customers": {
+        "id", "email", "phone", "first_name", "last_name", "state", "accepts_marketing", "created_at",
+        "updated_at", "number_of_orders", "amount_spent_amount", "city", "country_code",
+    },
+    "products": {"id", "title", "handle", "product_type", "vendor", "status", "tags", "created_at", "updated_at"},
+    "product_variants": {"id", "product_id", "sku", "title", "price"},
+    "imported_orders": {
+        "order_id", "customer_id", "ordered_at", "amount", "currency", "items", "source_file", "source_line",
+    },
+}  # fmt: skip
+WORLD_TABLES = {
+    "orders": "orders", "order_line_items": "order_line_items", "refunds": "refunds",
+    "refund_line_items": "refund_line_items", "customers": "customers", "products": "products",
+    "product_variants": "product_variants",
+}  # fmt: skip
+DLT_COLUMNS = {"_dlt_load_id", "_dlt_id"}
+
+
+@pytest.fixture(scope="module")
+def shop(tiny_world: Path, warehouse):
+    with emulator("shopify", tiny_world) as (url, env, faults):
+        yield SimpleNamespace(url=url, env=env, faults=faults, world=tiny_world, warehouse=warehouse)
+    reset_dataset(warehouse, "shopify", PIPELINE)
+
+
+def _reset(shop) -> None:
+    reset_dataset(shop.warehouse, "shopify", PIPELINE)
+    control(shop.url, as_of=None, maximum_available=20_000, restore_rate=10_000, throttle_next=0, refill=True)
+    shop.faults.clear()
+
+
+def load(shop, **overrides):
+    settings = ShopifySettings.from_env(shop.env, **{**FAST_HTTP, **overrides})
+    return run_shopify_pipeline(settings, pipeline=shopify_pipeline(pipeline_name=PIPELINE))
+
+
+def snapshot() -> dict[str, list[tuple]]:
+    return {table: table_rows("shopify", table, key) for table, key in KEYS.items()}
+
+
+def graphql_requests(shop, root: str = "orders") -> list[dict]:
+    """Variables of every top-level `<root>(first:…)` page request in the emulator's log."""
+    out = []
+    for r in shop.faults.requests:
+        if r.path.endswith("/graphql.json") and r.body:
+            body = json.loads(r.body)
+            if f" {root}(first: $first" in body.get("query", "") and r.status == 200 and not r.fault:
+                out.append(body["variables"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(shop) -> dict[str, list[tuple]]:
+    """A clean full load: the tables every other run must reproduce."""
+    _reset(shop)
+    load(shop)
+    return snapshot()
+
+
+@pytest.fixture
+def fresh(shop, reference):
+    _reset(shop)
+    return shop
+
+
+def test_tables_follow_the_contract_exactly(shop, reference):
+    for table, expected in CONTRACT.items():
+        if table == "imported_orders":
+            continue
+        assert columns("shopify", table) == expected | DLT_COLUMNS, table
+        assert duplicate_keys("shopify", table, KEYS[table]) == 0, table
+        world = pd.read_parquet(shop.world / f"{WORLD_TABLES[table]}.parquet")
+        assert len(reference[table]) - 1 == len(world), table
+    types = dict(
+        query(
+            "select table_name || '.' || column_name, data_type from information_schema.columns "
+            "where table_schema = 'shopify'"
+        )
+    )
+    assert types["orders.created_at"] == types["refunds.order_updated_at"] == "timestamp with time zone"
+    assert types["orders.first_visit_occurred_at"] == "timestamp with time zone"
+    assert types["orders.total_price_amount"] == types["product_variants.price"] == "numeric"
+    assert types["order_line_items.quantity"] == types["customers.number_of_orders"] == "bigint"
+    assert types["orders.test"] == types["customers.accepts_marketing"] == "boolean"
+    assert types["orders.first_visit_utm_id"] == "character varying"  # dlt text; all-null yet present
+
+
+def test_values_match_the_simulated_shop(shop, reference):
+    orders = pd.read_parquet(shop.world / "orders.parquet")
+    total, refunded = query("select sum(total_price_amount), sum(total_refunded_amount) from shopify.orders")[
+        0
+    ]
+    assert total == Decimal(sum(orders["total_price"]))
+    assert refunded == Decimal(sum(orders["total_refunded"]))
+    first = orders.iloc[0]
+    row = query(
+        "select id, name, customer_id, journey_anonymous_id, financial_status, created_at, discount_codes "
+        "from shopify.orders where id = %s",
+        (f"gid://shopify/Order/{first['order_id']}",),
+    )[0]
+    assert row[1] == first["name"] and row[2] == f"gid://shopify/Customer/{first['customer_id']}"
+    assert row[3] == first["anonymous_id"] and row[4] == first["financial_status"]
+    assert row[5] == first["created_at"].to_pydatetime() and row[6] == first["discount_code"]
+    tagged = query("select count(*) from shopify.orders where first_visit_utm_source is not null")[0][0]
+    untagged = query(
+        "select count(*) from shopify.orders where first_visit_utm_source is null and first_visit_source is not null"
+    )[0][0]
+    assert tagged > 0 and untagged > 0
+    repeatable = query("select count(*) from shopify.products where tags = 'repeatable'")[0][0]
+    assert repeatable == int(pd.read_parquet(shop.world / "products.parquet")["repeatable"].sum())
+    # line items of refunded orders point at their order's line items
+    orphans = query(
+        "select count(*) from shopify.refund_line_items r left join shopify.order_line_items l "
+        "on r.line_item_id = l.id and r.order_id = l.order_id where l.id is null"
+    )[0][0]
+    assert orphans == 0
+
+
+def test_second_run_only_fetches_changed_orders_and_changes_nothing(fresh, reference):
+    load(fresh)
+    last = query("select max(updated_at) from shopify.orders")[0][0]
+    fresh.faults.clear()
+    load(fresh)
+    assert snapshot() == reference
+    pages = graphql_requests(fresh, "orders")
+    assert pages, "the second run requested no orders"
+    since = (last - timedelta(minutes=10)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert {p["query"] for p in pages} == {f"updated_at:>='{since}'"}
+    assert len({p["after"] for p in pages}) == 1  # a handful of recent orders, one page
+
+
+def test_a_later_run_picks_up_new_orders_and_refunds_without_stale_rows(fresh, reference):
+    end = world_end_date(fresh.world)
+    early = datetime.combine(end - timedelta(days=45), datetime.min.time(), tzinfo=UTC)
+    control(fresh.url, as_of=early.isoformat())
+    load(fresh)
+    cutoff = query("select max(updated_at) from shopify.orders")[0][0] - timedelta(minutes=10)
+    before = snapshot()
+    assert len(before["orders"]) < len(reference["orders"])
+    partial = query(
+        "select count(*) from shopify.orders where financial_status = 'PAID' and id in "
+        "(select order_id from shopify.refunds)"
+    )[0][0]
+    assert partial == 0
+    control(fresh.url, as_of=None)
+    fresh.faults.clear()
+    load(fresh)
+    assert snapshot() == reference  # refunds that happened since were added, child rows replaced
+    for table, key in KEYS.items():
+        assert duplicate_keys("shopify", table, key) == 0, table
+    pages = graphql_requests(fresh, "orders")
+    changed = query("select count(*) from shopify.orders where updated_at >= %s", (cutoff,))[0][0]
+    assert 0 < changed < (len(reference["orders"]) - 1) / 3
+    size = pages[-1]["first"]
+    assert len({p["after"] for p in pages}) == -(-changed // size)  # exactly the changed orders' pages
+
+
+def test_every_fault_is_recovered(fresh, reference):
+    control(fresh.url, throttle_next=2)  # before planning: the control call is served through faults too
+    fresh.faults.plan("429", retry_after=0.05)
+    for kind in ("500", "502", "503", "drop"):
+        fresh.faults.plan(kind)
+    fresh.faults.plan("slow", delay=0.3)
+    fresh.faults.plan("malformed", path_contains="/graphql.json")
+    load(fresh, max_attempts=12)  # the faults may all hit the same request back to back
+    assert snapshot() == reference
+    served = [r.fault for r in fresh.faults.requests if r.fault]
+    assert sorted(served) == sorted(["429", "500", "502", "503", "drop", "slow", "malformed"])
+    assert fresh.faults.pending == 0
+    assert control(fresh.url)["throttle_next"] == 0  # both THROTTLED answers were served, then retried
+
+
+def test_standard_plan_bucket_is_paced_and_the_load_still_completes(fresh, reference):
+    control(fresh.url, maximum_available=1_000, restore_rate=4_000)
+    load(fresh)
+    assert snapshot() == reference
+    state = control(fresh.url)
+    assert state["throttleStatus"]["maximumAvailable"] == 1_000
+
+
+def test_too_expensive_pages_shrink(fresh, reference):
+    load(fresh, page_size=250)
+    assert snapshot() == reference
+    firsts = [p["first"] for p in graphql_requests(fresh, "orders")]
+    assert firsts[0] == 250 and len(set(firsts[1:])) == 1 and firsts[1] < 250  # refused once, then smaller
+
+
+def test_exhausted_retries_name_source_endpoint_status_and_body(fresh):
+    fresh.faults.plan("503", times=5, path_contains="/graphql.json")
+    with pytest.raises(PipelineStepFailed) as info:
+        load(fresh, max_attempts=3)
+    error = info.value.__cause__
+    while error is not None and not isinstance(error, SourceAPIError):
+        error = error.__cause__
+    assert isinstance(error, SourceAPIError), info.value
+    message = str(error)
+    assert message.startswith(
+        f"shopify: POST {fresh.url}/admin/api/2025-01/graphql.json failed after 3 attempt(s)"
+    )
+    assert "HTTP 503" in message and "emulator fault: HTTP 503" in message
+    assert fresh.env["SHOPIFY_ACCESS_TOKEN"] not in message
+
+
+def test_exhausted_throttling_reports_throttled(fresh):
+    control(fresh.url, throttle_next=5)
+    with pytest.raises(PipelineStepFailed) as info:
+        load(fresh, max_attempts=3)
+    assert "failed after 3 attempt(s): HTTP 200" in str(info.value) and "THROTTLED" in str(info.value)
+
+
+def test_load_killed_midway_then_rerun_equals_clean_run(fresh, reference):
+    for _ in range(3):
+        fresh.faults.plan("slow", delay=0.0, path_contains="/graphql.json")
+    fresh.faults.plan("slow", delay=6.0, path_contains="/graphql.json")
+    code = (
+        "from ingestion.shopify import ShopifySettings, shopify_pipeline, run_shopify_pipeline\n"
+        "run_shopify_pipeline(ShopifySettings.from_env(page_size=5, backoff=0.01),"
+        f" pipeline=shopify_pipeline(pipeline_name={PIPELINE!r}))\n"
+    )
+    run_killed_midway(code, fresh.env, lambda: sum(r.fault == "slow" for r in fresh.faults.requests) >= 4)
+    load(fresh)
+    assert snapshot() == reference
+
+
+def test_unknown_field_is_rejected_like_shopify(shop):
+    client = ShopifyGraphQLClient(
+        api_url=shop.env["SHOPIFY_API_URL"], api_version="2025-01",
+        access_token=shop.env["SHOPIFY_ACCESS_TOKEN"], max_attempts=1,
+    )  # fmt: skip
+    with pytest.raises(ShopifyQueryError) as info:
+        client.execute("{ orders(first: 1) { nodes { id totalPriceUsd } } }")
+    assert info.value.code() == "undefinedField"
+    assert "Field 'totalPriceUsd' doesn't exist on type 'Order'" in str(info.value)
+
+
+def test_access_token_is_required(shop):
+    url = f"{shop.url}/admin/api/2025-01/graphql.json"
+    resp = requests.post(url, json={"query": "{ shop { name } }"}, timeout=10)
+    assert resp.status_code == 401 and "Invalid API key or access token" in resp.text
+    settings = ShopifySettings.from_env({**shop.env, "SHOPIFY_ACCESS_TOKEN": "shpat_wrong"}, **FAST_HTTP)
+    with pytest.raises(PipelineStepFailed) as info:
+        run_shopify_pipeline(settings, pipeline=shopify_pipeline(pipeline_name=f"{PIPELINE}_badtoken"))
+    assert "failed after 1 attempt(s): HTTP 401" in str(info.value)
+    assert "shpat_wrong" not in str(info.value)
+
+
+# -- order history import ------------------------------------------------------------------------
+HISTORY_CSV = (
+    "order_id,customer_id,ordered_at,amount,currency,items\n"
+    'legacy-1,7300000000000,2023-05-01T10:00:00Z,49.90,usd,"[{""sku"": ""A"", ""quantity"": 1}]"\n'
+    "legacy-2,ext-991,2023-06-02,12.00,EUR,\n"
+    "legacy-3,gid://shopify/Customer/7300000000001,2023-07-03 08:30:00,100,USD,[]\n"
+)
+
+
+def _history_rows() -> list[tuple]:
+    return query(
+        "select order_id, customer_id, ordered_at, amount, currency, items, source_file, source_line "
+        "from shopify.imported_orders order by order_id"
+    )
+
+
+def test_imported_order_history_is_idempotent(fresh, tmp_path):
+    history = tmp_path / "history"
+    history.mkdir()
+    (history / "2023.csv").write_text(HISTORY_CSV)
+    pq.write_table(
+        pa.table({
+            "order_id": ["legacy-4"], "customer_id": ["7300000000002"],
+            "ordered_at": [datetime(2023, 8, 1, 12, tzinfo=UTC)], "amount": [pa.scalar(Decimal("5.50"))],
+        }),
+        history / "more.parquet",
+    )  # fmt: skip
+    load(fresh, order_history_path=str(history))
+    assert columns("shopify", "imported_orders") == CONTRACT["imported_orders"] | DLT_COLUMNS
+    rows = _history_rows()
+    assert [r[0] for r in rows] == ["legacy-1", "legacy-2", "legacy-3", "legacy-4"]
+    assert rows[0][2] == datetime(2023, 5, 1, 10, tzinfo=UTC) and rows[0][3] == Decimal("49.90")
+    assert rows[0][4] == "USD" and rows[0][5] == [{"sku": "A", "quantity": 1}]
+    assert rows[1][2] == datetime(2023, 6, 2, tzinfo=UTC) and rows[1][5] is None
+    assert (rows[0][6], rows[0][7]) == ("2023.csv", 2) and (rows[3][6], rows[3][7]) == ("more.parquet", 1)
+    load(fresh, order_history_path=str(history))
+    assert _history_rows() == rows
+    assert duplicate_keys("shopify", "imported_orders", ("order_id",)) == 0
+
+
+def test_malformed_order_history_names_file_line_and_loads_nothing(fresh, tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text(HISTORY_CSV)
+    load(fresh, order_history_path=str(good))
+    before, orders_before = _history_rows(), snapshot()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.csv").write_text(HISTORY_CSV.replace("legacy-", "new-"))
+    (bad / "b.csv").write_text(
+        "order_id,customer_id,ordered_at,amount\nx-1,c-1,2023-01-01,10\nx-2,c-2,2023-01-02,ten\n"
+    )
+    with pytest.raises(PipelineStepFailed) as info:
+        load(fresh, order_history_path=str(bad))
+    error = info.value.__cause__
+    while error is not None and not isinstance(error, OrderHistoryError):
+        error = error.__cause__ or error.__context__
+    assert isinstance(error, OrderHistoryError), info.value
+    assert str(error) == f"order history {bad / 'b.csv'}:3: amount 'ten' is not a number"
+    assert _history_rows() == before and snapshot() == orders_before  # nothing partial
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("order_id,customer_id,amount\n1,2,3\n", ":1: missing required column(s) ordered_at"),
+        ("order_id,customer_id,ordered_at,amount\n1,2,yesterday,3\n", ":2: ordered_at 'yesterday' is not an ISO"),
+        ("order_id,customer_id,ordered_at,amount\n1,,2024-01-01,3\n", ":2: customer_id is empty"),
+        ("order_id,customer_id,ordered_at,amount\n1,2,2024-01-01,3,4\n", ":2: expected 4 fields, got 5"),
+        ("order_id,customer_id,ordered_at,amount\n1,2,2024-01-01,3\n1,2,2024-01-02,3\n",
+         ":3: order_id '1' already appears at h.csv:2"),
+    ],
+)  # fmt: skip
+def test_order_history_reasons(tmp_path, content, reason):
+    from ingestion.shopify.history import read_order_history
+
+    path = tmp_path / "h.csv"
+    path.write_text(content)
+    with pytest.raises(OrderHistoryError) as info:
+        read_order_history(path)
+    assert reason in str(info.value) and str(path) in str(info.value)
+
+
+def test_no_history_path_loads_no_imported_orders(fresh, reference):
+    load(fresh)
+    exists = query("select to_regclass('shopify.imported_orders') is not null")[0][0]
+    assert not exists or query("select count(*) from shopify.imported_orders")[0][0] == 0
