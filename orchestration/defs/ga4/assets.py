@@ -1,7 +1,7 @@
 """`[ga4, daily_traffic]`: the GA4 dlt source as a Dagster asset.
 
 Backfills use run config (`since`/`until`), not partitions, for the same reason as the Meta assets (see
-orchestration/defs/meta_ads/assets.py): the nightly job runs them without a partition key.
+orchestration/defs/meta_ads/assets.py): each night re-pulls a 3-day window, not one day.
 """
 
 from collections.abc import Iterator

@@ -1,7 +1,8 @@
 """`[meta_ads, campaigns|adsets|ads|ads_insights]`: the Meta dlt source as Dagster assets.
 
-Backfills use run config, not partitions: the nightly and ingest jobs materialize these assets together
-with unpartitioned ones and without a partition key, so a daily PartitionsDefinition would break them.
+Backfills use run config, not partitions: each night re-pulls a 28-day window (Meta restates
+conversions for 28 days), which a one-day partition cannot express, and `ingest_job` runs without a
+partition key (the partitioned `nightly_job` passes the insights' run date, which these assets ignore).
 In the UI: Materialize -> "Open launchpad" -> `ops: {meta_ads: {config: {since: "2025-01-01", until:
 "2025-01-31"}}}` re-loads exactly that range (merge, no duplicates) and leaves the incremental cursor
 alone; empty config = the normal incremental run with the 28-day re-pull window.
