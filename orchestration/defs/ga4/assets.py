@@ -14,7 +14,7 @@ from ingestion.ga4 import ga4_pipeline, ga4_source
 from ingestion.ga4.pipeline import DATASET
 from orchestration.defs.ga4.resources import GA4Api, ga4_api_resource
 from orchestration.defs.meta_ads.assets import BackfillRange, RawTableTranslator
-from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
+from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse, with_table_row_counts
 
 GROUP = "ga4"
 
@@ -41,9 +41,8 @@ def ga4_assets(
     source = ga4_source(
         **{**ga4_api.settings().source_kwargs(), "since": config.since, "until": config.until}
     )
-    yield from ga4_dlt.run(
-        context=context, dlt_source=source, dlt_pipeline=ga4_pipeline(warehouse.settings())
-    ).fetch_row_count()
+    events = ga4_dlt.run(context=context, dlt_source=source, dlt_pipeline=ga4_pipeline(warehouse.settings()))
+    yield from with_table_row_counts(events, warehouse, "ga4")
 
 
 defs = dg.Definitions(

@@ -7,7 +7,7 @@ import os
 import dagster as dg
 from pydantic import Field
 
-from ingestion.ga4.settings import DEFAULT_API_URL, DEFAULT_REPULL_DAYS, DEFAULT_START_DATE, GA4Settings
+from ingestion.ga4.settings import GA4Settings
 
 
 class GA4Api(dg.ConfigurableResource):
@@ -18,21 +18,29 @@ class GA4Api(dg.ConfigurableResource):
 
     property_id: str = Field(description="GA4_PROPERTY_ID (digits, or properties/<digits>)")
     access_token: str = Field(description="GA4_ACCESS_TOKEN: OAuth token with analytics.readonly")
-    api_url: str = Field(default=DEFAULT_API_URL, description="GA4_API_URL")
-    start_date: str = Field(default=DEFAULT_START_DATE, description="GA4_START_DATE: first day loaded")
-    repull_days: int = Field(
-        default=DEFAULT_REPULL_DAYS, description="GA4_REPULL_DAYS: processing delay window"
+    api_url: str | None = Field(
+        default=None, description="GA4_API_URL; unset = the variable at run time, else the default"
+    )
+    start_date: str | None = Field(
+        default=None,
+        description="GA4_START_DATE: first day loaded; unset = the variable at run time, else the default",
+    )
+    repull_days: int | None = Field(
+        default=None,
+        description="GA4_REPULL_DAYS: processing delay window; unset = the variable at run time, else the default",
     )
 
     def settings(self) -> GA4Settings:
         """Connector settings; tuning knobs (page size, backoff) still come from GA4_* env when set."""
-        return GA4Settings.from_env(
-            property_id=self.property_id,
-            access_token=self.access_token,
-            api_url=self.api_url,
-            start_date=self.start_date,
-            repull_days=self.repull_days,
-        )
+        given = {
+            "property_id": self.property_id,
+            "access_token": self.access_token,
+            "api_url": self.api_url,
+            "start_date": self.start_date,
+            "repull_days": self.repull_days,
+        }
+        # unset optional fields fall back to the environment at run time (not at import time)
+        return GA4Settings.from_env(**{k: v for k, v in given.items() if v is not None})
 
 
 def ga4_api_resource() -> GA4Api:

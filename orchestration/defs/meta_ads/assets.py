@@ -19,7 +19,7 @@ from pydantic import Field
 from ingestion.meta_ads import meta_ads_source, meta_pipeline
 from ingestion.meta_ads.pipeline import DATASET
 from orchestration.defs.meta_ads.resources import MetaAdsApi, meta_ads_api_resource
-from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
+from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse, with_table_row_counts
 
 GROUP = "meta_ads"
 
@@ -66,9 +66,10 @@ def meta_ads_assets(
     )
     if config.since or config.until:
         context.log.info(f"meta_ads: backfill {config.since or 'start date'}..{config.until or 'today'}")
-    yield from meta_ads_dlt.run(
+    events = meta_ads_dlt.run(
         context=context, dlt_source=source, dlt_pipeline=meta_pipeline(warehouse.settings())
-    ).fetch_row_count()
+    )
+    yield from with_table_row_counts(events, warehouse, "meta_ads")
 
 
 defs = dg.Definitions(

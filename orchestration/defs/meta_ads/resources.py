@@ -8,10 +8,6 @@ import dagster as dg
 from pydantic import Field
 
 from ingestion.meta_ads.settings import (
-    DEFAULT_API_URL,
-    DEFAULT_API_VERSION,
-    DEFAULT_REPULL_DAYS,
-    DEFAULT_START_DATE,
     MetaAdsSettings,
 )
 
@@ -21,21 +17,33 @@ class MetaAdsApi(dg.ConfigurableResource):
 
     access_token: str = Field(description="META_ACCESS_TOKEN: a system-user token with ads_read")
     ad_account_id: str = Field(description="META_AD_ACCOUNT_ID, with or without the act_ prefix")
-    api_url: str = Field(default=DEFAULT_API_URL, description="META_API_URL")
-    api_version: str = Field(default=DEFAULT_API_VERSION, description="META_API_VERSION")
-    start_date: str = Field(default=DEFAULT_START_DATE, description="META_START_DATE: first day of insights")
-    repull_days: int = Field(default=DEFAULT_REPULL_DAYS, description="META_REPULL_DAYS: restatement window")
+    api_url: str | None = Field(
+        default=None, description="META_API_URL; unset = the variable at run time, else the default"
+    )
+    api_version: str | None = Field(
+        default=None, description="META_API_VERSION; unset = the variable at run time, else the default"
+    )
+    start_date: str | None = Field(
+        default=None,
+        description="META_START_DATE: first day of insights; unset = the variable at run time, else the default",
+    )
+    repull_days: int | None = Field(
+        default=None,
+        description="META_REPULL_DAYS: restatement window; unset = the variable at run time, else the default",
+    )
 
     def settings(self) -> MetaAdsSettings:
         """Connector settings; tuning knobs (page size, backoff) still come from META_* env when set."""
-        return MetaAdsSettings.from_env(
-            access_token=self.access_token,
-            ad_account_id=self.ad_account_id,
-            api_url=self.api_url,
-            api_version=self.api_version,
-            start_date=self.start_date,
-            repull_days=self.repull_days,
-        )
+        given = {
+            "access_token": self.access_token,
+            "ad_account_id": self.ad_account_id,
+            "api_url": self.api_url,
+            "api_version": self.api_version,
+            "start_date": self.start_date,
+            "repull_days": self.repull_days,
+        }
+        # unset optional fields fall back to the environment at run time (not at import time)
+        return MetaAdsSettings.from_env(**{k: v for k, v in given.items() if v is not None})
 
 
 def meta_ads_api_resource() -> MetaAdsApi:

@@ -23,12 +23,17 @@ MART_FRESHNESS = dg.FreshnessPolicy.time_window(
 class ReferenceClock(dg.ConfigurableResource):
     """'Now' for data-freshness checks: JOURNEY_AS_OF (ISO date/time) in the sandbox, else the wall clock."""
 
-    as_of: str | None = Field(default=None, description="ISO timestamp or date; unset = now (UTC)")
+    as_of: str | None = Field(
+        default=None, description="ISO timestamp or date; unset = JOURNEY_AS_OF at run time, else now (UTC)"
+    )
 
     def now(self) -> datetime:
-        if not self.as_of:
+        import os
+
+        as_of = self.as_of or os.environ.get("JOURNEY_AS_OF")  # read when used, not at import
+        if not as_of:
             return datetime.now(UTC)
-        ts = datetime.fromisoformat(self.as_of)
+        ts = datetime.fromisoformat(as_of)
         return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 

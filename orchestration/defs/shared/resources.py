@@ -18,12 +18,25 @@ WAREHOUSE_POOL = "warehouse"
 class Warehouse(dg.ConfigurableResource):
     """The Postgres warehouse. Embedded server by default; `url` (WAREHOUSE_URL) points at any Postgres."""
 
-    url: str | None = Field(default=None, description="External warehouse URL; unset = embedded server")
-    port: int = Field(default=55432, description="Port of the embedded server")
+    url: str | None = Field(
+        default=None, description="External warehouse URL; unset = WAREHOUSE_URL at run time, else embedded"
+    )
+    port: int | None = Field(
+        default=None,
+        description="Port of the embedded server; unset = WAREHOUSE_PORT at run time, else 55432",
+    )
 
     def settings(self) -> WarehouseSettings:
+        # unset fields are read from the environment when used, not when the code location was
+        # imported: a process that sets WAREHOUSE_* after importing the definitions (tests, the
+        # demo) still gets the warehouse it points at
         base = WarehouseSettings.from_env()
-        return WarehouseSettings(url=self.url, port=self.port, data_dir=base.data_dir, database=base.database)
+        return WarehouseSettings(
+            url=self.url or base.url,
+            port=self.port or base.port,
+            data_dir=base.data_dir,
+            database=base.database,
+        )
 
     def ensure_ready(self) -> None:
         """Start the embedded server when needed (idempotent) and make sure schemas/roles exist."""
@@ -51,3 +64,17 @@ def warehouse_resource() -> Warehouse:
     if os.environ.get("WAREHOUSE_PORT"):
         kwargs["port"] = dg.EnvVar.int("WAREHOUSE_PORT")
     return Warehouse(**kwargs)
+
+
+def with_table_row_counts(events, warehouse: Warehouse, dataset: str):
+    """dlt asset events with `dagster/row_count` = rows now in `<dataset>.<table>` (0 before dlt has
+    created it). Not dagster-dlt's `.fetch_row_count()`: it raises for a table that got no rows in a
+    run (a quiet incremental night), and inside a partitioned run it reports the run's rows instead."""
+    for event in events:
+        table = event.asset_key.path[-1]
+        with warehouse.connect("admin") as conn:
+            exists = conn.execute("select to_regclass(%s) is not null", (f"{dataset}.{table}",)).fetchone()[0]
+        rows = warehouse.row_count(dataset, table) if exists else 0
+        yield event._replace(
+            metadata={**(event.metadata or {}), "dagster/row_count": dg.MetadataValue.int(rows)}
+        )

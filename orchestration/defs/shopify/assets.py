@@ -17,7 +17,7 @@ from ingestion.shopify import shopify_pipeline, shopify_source
 from ingestion.shopify.pipeline import DATASET
 from ingestion.shopify.source import ORDER_TABLES, PRODUCT_TABLES
 from orchestration.defs.meta_ads.assets import RawTableTranslator
-from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
+from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse, with_table_row_counts
 from orchestration.defs.shopify.resources import ShopifyApi, shopify_api_resource
 
 GROUP = "shopify"
@@ -57,20 +57,7 @@ def shopify_assets(
     events = shopify_dlt.run(
         context=context, dlt_source=source, dlt_pipeline=shopify_pipeline(warehouse.settings())
     )
-    for event in events:
-        # not `.fetch_row_count()`: it raises for a table that got no rows in this run (an incremental run
-        # without new refunds, no order history), which is normal here
-        rows = table_rows(warehouse, event.asset_key.path[-1])
-        yield event._replace(
-            metadata={**(event.metadata or {}), "dagster/row_count": dg.MetadataValue.int(rows)}
-        )
-
-
-def table_rows(warehouse: Warehouse, table: str) -> int:
-    """Rows in `shopify.<table>`; 0 while dlt has not created it (no data ever landed)."""
-    with warehouse.connect("admin") as conn:
-        exists = conn.execute("select to_regclass(%s) is not null", (f"{DATASET}.{table}",)).fetchone()[0]
-    return warehouse.row_count(DATASET, table) if exists else 0
+    yield from with_table_row_counts(events, warehouse, DATASET)
 
 
 defs = dg.Definitions(

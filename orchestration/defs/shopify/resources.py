@@ -8,9 +8,6 @@ import dagster as dg
 from pydantic import Field
 
 from ingestion.shopify.settings import (
-    DEFAULT_API_VERSION,
-    DEFAULT_LOOKBACK_MINUTES,
-    DEFAULT_START_DATE,
     ShopifySettings,
 )
 
@@ -22,23 +19,33 @@ class ShopifyApi(dg.ConfigurableResource):
         description="SHOPIFY_ACCESS_TOKEN: Admin API token with read_orders, read_customers, read_products"
     )
     api_url: str = Field(description="SHOPIFY_API_URL: https://<shop>.myshopify.com")
-    api_version: str = Field(default=DEFAULT_API_VERSION, description="SHOPIFY_API_VERSION")
-    start_date: str = Field(default=DEFAULT_START_DATE, description="SHOPIFY_START_DATE: first order day")
-    lookback_minutes: float = Field(default=DEFAULT_LOOKBACK_MINUTES, description="SHOPIFY_LOOKBACK_MINUTES")
+    api_version: str | None = Field(
+        default=None, description="SHOPIFY_API_VERSION; unset = the variable at run time, else the default"
+    )
+    start_date: str | None = Field(
+        default=None,
+        description="SHOPIFY_START_DATE: first order day; unset = the variable at run time, else the default",
+    )
+    lookback_minutes: float | None = Field(
+        default=None,
+        description="SHOPIFY_LOOKBACK_MINUTES; unset = the variable at run time, else the default",
+    )
     order_history_path: str | None = Field(
         default=None, description="ORDER_HISTORY_PATH: CSV/Parquet file or dir"
     )
 
     def settings(self) -> ShopifySettings:
         """Connector settings; tuning knobs (page size, backoff) still come from SHOPIFY_* env when set."""
-        return ShopifySettings.from_env(
-            access_token=self.access_token,
-            api_url=self.api_url,
-            api_version=self.api_version,
-            start_date=self.start_date,
-            lookback_minutes=self.lookback_minutes,
-            order_history_path=self.order_history_path,
-        )
+        given = {
+            "access_token": self.access_token,
+            "api_url": self.api_url,
+            "api_version": self.api_version,
+            "start_date": self.start_date,
+            "lookback_minutes": self.lookback_minutes,
+            "order_history_path": self.order_history_path,
+        }
+        # unset optional fields fall back to the environment at run time (not at import time)
+        return ShopifySettings.from_env(**{k: v for k, v in given.items() if v is not None})
 
 
 def shopify_api_resource() -> ShopifyApi:
