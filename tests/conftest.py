@@ -15,8 +15,9 @@ import pytest
 
 from ingestion.warehouse import EmbeddedPostgres, WarehouseSettings, init_warehouse
 
-# the tiny shop loaded and built by dbt in a database of its own, shared by the dbt, ML and insights tiers
-pytest_plugins = ["tests.fixtures.dbt_tiny"]
+# the tiny shop loaded and built by dbt in a database of its own (dbt, ML and insights tiers), and
+# nightly_job run twice on it in the default database (e2e and dashboards tiers)
+pytest_plugins = ["tests.fixtures.dbt_tiny", "tests.fixtures.nightly_tiny"]
 
 
 def free_port() -> int:
