@@ -26,8 +26,16 @@ from ingestion.warehouse.settings import ADMIN_USER, WarehouseSettings
 log = logging.getLogger(__name__)
 
 SYSTEM_USER = "journeypg"
+# Warehouse-shaped settings, passed at every start (nothing is written into postgresql.conf):
+# - max_wal_size 4GB / checkpoint_timeout 15min: a 1 M-event load writes ~1.2 GB of WAL; the defaults
+#   (1 GB, 5 min) would checkpoint mid-load and add full-page images.
+# - shared_buffers 2GB (allocated on touch, not up front) + an eager bgwriter: with 512MB the loading
+#   backends had to evict and write ~190 k dirty buffers themselves; measured +5-7 % loader rows/s and
+#   -4 % server CPU per row (docs/events.md, Benchmark). wal_buffers 64MB for the same bulk inserts.
+# - no wal_compression: the bundled binaries have no lz4/zstd and pglz costs CPU we do not have.
 SERVER_OPTIONS = (
-    "-c shared_buffers=512MB -c work_mem=64MB -c maintenance_work_mem=512MB "
+    "-c shared_buffers=2GB -c wal_buffers=64MB -c bgwriter_lru_maxpages=1000 -c bgwriter_delay=20ms "
+    "-c work_mem=64MB -c maintenance_work_mem=512MB "
     "-c max_wal_size=4GB -c checkpoint_timeout=15min -c max_connections=100 "
     "-c listen_addresses=127.0.0.1"
 )
