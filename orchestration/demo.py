@@ -81,7 +81,11 @@ def run_demo(size: str = "small", seed: int = 42) -> int:
 
     with running_emulators(world_dir) as endpoints:
         os.environ.update(endpoints)
-        _say("emulators up: " + ", ".join(f"{k}={v}" for k, v in sorted(endpoints.items())))
+        # URLs only: the emulators' tokens are dummies, but credentials never go to the console
+        _say(
+            "emulators up: "
+            + ", ".join(f"{k}={v}" for k, v in sorted(endpoints.items()) if k.endswith("_URL"))
+        )
         from dagster import DagsterInstance
 
         from orchestration.definitions import defs
