@@ -6,6 +6,7 @@ in-process against the persistent Dagster instance (so the run shows up in `make
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 import psycopg
 
 from ingestion.warehouse import EmbeddedPostgres, WarehouseSettings, init_warehouse
-from ingestion.warehouse.contract import SCHEMAS
+from ingestion.warehouse.contract import RAW_SCHEMAS, SCHEMAS
 from ingestion.warehouse.paths import PROJECT_ROOT, local_dir
 
 
@@ -40,6 +41,39 @@ def ensure_world(size: str, seed: int) -> Path:
         _say(f"generated {world['days']} days in {time.perf_counter() - t0:.1f}s: {counts}")
     os.environ.setdefault("JOURNEY_AS_OF", str(world["end_date"]))
     return world_dir
+
+
+def use_one_world(settings: WarehouseSettings, world_dir: Path) -> None:
+    """One warehouse holds one simulated shop. The shops of different sizes or seeds reuse the same id
+    ranges, so loading `small` on top of `tiny` would mix two shops (orders pointing at products of the
+    other one). When the warehouse holds another shop (or data the demo did not record), its schemas and
+    the dlt pipeline state are dropped and the contract re-applied, and the demo says so."""
+    from ingestion.sandbox.shop import load_world
+
+    world = load_world(world_dir)
+    this = {"warehouse": settings.redacted("admin"), "size": world.get("size"), "seed": world.get("seed")}
+    marker = local_dir() / "demo_world.json"
+    previous = json.loads(marker.read_text()) if marker.exists() else None
+    if previous and previous.get("warehouse") == this["warehouse"]:
+        if (previous.get("size"), previous.get("seed")) == (this["size"], this["seed"]):
+            return
+        reason = f"it holds the '{previous.get('size')}' shop (seed {previous.get('seed')})"
+    else:
+        with psycopg.connect(settings.role_url("admin")) as conn:
+            loaded = conn.execute(
+                "select count(*) from information_schema.tables where table_schema = any(%s)",
+                (list(RAW_SCHEMAS),),
+            ).fetchone()[0]
+        reason = "it holds raw data the demo did not record" if loaded else ""
+    if reason:
+        _say(f"resetting the warehouse for the '{this['size']}' shop: {reason}")
+        with psycopg.connect(settings.role_url("admin"), autocommit=True) as conn:
+            for schema in SCHEMAS:
+                conn.execute(f'drop schema if exists "{schema}" cascade')
+        shutil.rmtree(local_dir() / "dlt", ignore_errors=True)  # incremental cursors of the old shop
+        init_warehouse(settings)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(this, indent=2) + "\n")
 
 
 def table_counts(settings: WarehouseSettings) -> list[tuple[str, str, int]]:
@@ -76,6 +110,7 @@ def run_demo(size: str = "small", seed: int = 42) -> int:
     prepare_environment(size)
     settings = WarehouseSettings.from_env()
     world_dir = ensure_world(size, seed)
+    use_one_world(settings, world_dir)
 
     from ingestion.sandbox.emulators import running_emulators
 
