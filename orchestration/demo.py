@@ -131,7 +131,14 @@ def run_demo(size: str = "small", seed: int = 42) -> int:
         _say(f"running nightly_job (ingest -> dbt -> ML -> insights for {partition}) ...")
         t0 = time.perf_counter()
         with DagsterInstance.get() as instance:
-            result = job.execute_in_process(instance=instance, raise_on_error=False, partition_key=partition)
+            result = job.execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                partition_key=partition,
+                # INFO on the console (step starts/ends, rows loaded, promotion decisions); the full
+                # DEBUG event log stays in the run, in the UI
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            )
         elapsed = time.perf_counter() - t0
 
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]

@@ -55,6 +55,7 @@ def run(size: str | None = None) -> dict:
     try:
         print(f"[bench] generating the {size} shop ...", flush=True)
         generate_world(size, 42, world_dir)
+        (bench_dir / "dagster_home").mkdir(parents=True, exist_ok=True)
         with dg.instance_for_test(temp_dir=str(bench_dir / "dagster_home")) as instance:
             world = load_world(world_dir)
             os.environ["JOURNEY_AS_OF"] = world["end_date"]

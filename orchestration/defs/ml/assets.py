@@ -228,7 +228,7 @@ def descriptive_asset(spec: ModelSpec) -> dg.AssetsDefinition:
     """A model that describes the past (data-driven attribution): fitted and published every run, its
     comparison with the baseline recorded in ml.model_runs and shown as metadata, never gated."""
     pkg = importlib.import_module(spec.module)
-    Config = config_class(spec.name, pkg.Params)
+    Config = config_class(spec.name, pkg.Params, base=dg.Config)  # never promoted: no tolerance
     (table,) = spec.outputs
 
     @dg.asset(

@@ -20,8 +20,9 @@ class ModelConfig(dg.Config):
     )
 
 
-def config_class(model_name: str, params_cls: type) -> type[ModelConfig]:
-    """`ModelConfig` + one field per `Params` field (same type and default)."""
+def config_class(model_name: str, params_cls: type, base: type[dg.Config] = ModelConfig) -> type[dg.Config]:
+    """`base` (ModelConfig: with the promotion tolerance) + one field per `Params` field (same type and
+    default)."""
     hints = typing.get_type_hints(params_cls)
     fields = {
         f.name: (hints[f.name], f.default if f.default is not dataclasses.MISSING else f.default_factory())
@@ -32,6 +33,6 @@ def config_class(model_name: str, params_cls: type) -> type[ModelConfig]:
     )
 
 
-def params_from(config: ModelConfig, params_cls: type):
+def params_from(config: dg.Config, params_cls: type):
     names = {f.name for f in dataclasses.fields(params_cls)}
     return params_cls(**{k: v for k, v in config.model_dump().items() if k in names})
