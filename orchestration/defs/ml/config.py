@@ -29,7 +29,7 @@ def config_class(model_name: str, params_cls: type, base: type[dg.Config] = Mode
         for f in dataclasses.fields(params_cls)
     }
     return pydantic.create_model(
-        f"{model_name.title().replace('_', '')}Config", __base__=ModelConfig, **fields
+        f"{model_name.title().replace('_', '')}Config", __base__=base, **fields
     )
 
 
