@@ -8,11 +8,10 @@ from typing import Any
 import dlt
 from dlt.common.pipeline import LoadInfo
 
-from ingestion.meta_ads.pipeline import loader_credentials
+from ingestion.common.pipelines import raw_pipeline
 from ingestion.shopify.settings import ShopifySettings
 from ingestion.shopify.source import shopify_source
 from ingestion.warehouse import WarehouseSettings
-from ingestion.warehouse.paths import local_dir
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +23,7 @@ def shopify_pipeline(
     warehouse: WarehouseSettings | None = None, pipeline_name: str = PIPELINE_NAME, progress: str = "log"
 ) -> dlt.Pipeline:
     """The dlt pipeline: postgres as `journey_loader`, dataset exactly `shopify`, state under `.local/dlt`."""
-    warehouse = warehouse or WarehouseSettings.from_env()
-    return dlt.pipeline(
-        pipeline_name=pipeline_name,
-        destination=dlt.destinations.postgres(credentials=loader_credentials(warehouse)),
-        dataset_name=DATASET,
-        pipelines_dir=str(local_dir() / "dlt"),
-        progress=progress,
-    )
+    return raw_pipeline(DATASET, pipeline_name, warehouse, progress)
 
 
 def run_shopify_pipeline(

@@ -1,0 +1,37 @@
+"""The dlt pipeline every vendor source runs in: Postgres as the loader role, the dataset named exactly
+like the raw schema of the warehouse contract, pipeline state under `.local/dlt`."""
+
+from __future__ import annotations
+
+import dlt
+
+from ingestion.warehouse import WarehouseSettings
+from ingestion.warehouse.paths import local_dir
+
+
+def loader_credentials(warehouse: WarehouseSettings) -> dict[str, object]:
+    """dlt postgres credentials for the loader role. dlt insists on a password; the embedded server
+    trusts loopback logins, so a placeholder is sent there (and ignored by the server)."""
+    parts = warehouse.parts("loader")
+    password = parts["password"] or ("embedded-trust-auth" if warehouse.embedded else None)
+    return {
+        "host": parts["host"],
+        "port": parts["port"],
+        "username": parts["user"],
+        "password": password,
+        "database": parts["database"],
+    }
+
+
+def raw_pipeline(
+    dataset: str, pipeline_name: str, warehouse: WarehouseSettings | None = None, progress: str = "log"
+) -> dlt.Pipeline:
+    """A pipeline landing `dataset` (= the raw schema) on the warehouse (default: from the environment)."""
+    warehouse = warehouse or WarehouseSettings.from_env()
+    return dlt.pipeline(
+        pipeline_name=pipeline_name,
+        destination=dlt.destinations.postgres(credentials=loader_credentials(warehouse)),
+        dataset_name=dataset,
+        pipelines_dir=str(local_dir() / "dlt"),
+        progress=progress,
+    )
