@@ -28,9 +28,7 @@ def config_class(model_name: str, params_cls: type, base: type[dg.Config] = Mode
         f.name: (hints[f.name], f.default if f.default is not dataclasses.MISSING else f.default_factory())
         for f in dataclasses.fields(params_cls)
     }
-    return pydantic.create_model(
-        f"{model_name.title().replace('_', '')}Config", __base__=base, **fields
-    )
+    return pydantic.create_model(f"{model_name.title().replace('_', '')}Config", __base__=base, **fields)
 
 
 def params_from(config: dg.Config, params_cls: type):
