@@ -150,15 +150,16 @@ def record_run(
         """insert into ml.model_runs values
            (%s, %s, %s, now(), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
         (
-            run_id, model_name, version, as_of, Jsonb(_jsonable(evaluation.split)), Jsonb(row_counts),
-            Jsonb(_jsonable(params)), evaluation.primary_metric, evaluation.higher_is_better,
-            Jsonb(_jsonable(evaluation.metrics)), evaluation.baseline_name,
-            Jsonb(_jsonable(evaluation.baseline_metrics)), champion_version, champion_metric,
+            run_id, model_name, version, as_of, Jsonb(jsonable(evaluation.split)), Jsonb(row_counts),
+            Jsonb(jsonable(params)), evaluation.primary_metric, evaluation.higher_is_better,
+            Jsonb(jsonable(evaluation.metrics)), evaluation.baseline_name,
+            Jsonb(jsonable(evaluation.baseline_metrics)), champion_version, champion_metric,
             artifact_uri, decision.promoted, decision.reason, train_seconds,
         ),
     )  # fmt: skip
     return run_id
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """`value` with dates, numpy numbers etc. turned into JSON types (their str when not native)."""
     return json.loads(json.dumps(value, default=str))

@@ -41,7 +41,8 @@ def metrics_markdown(ev: Evaluation) -> str:
         base = ev.baseline_metrics.get(name)
         mark = " (primary)" if name == ev.primary_metric else ""
         rows.append(f"| {name}{mark} | {value:.4f} | {'' if base is None else f'{base:.4f}'} |")
-    return "\n".join(rows)
+    # then the model's own view (calibration table, backtest plot, comparison), when it has one
+    return "\n".join(rows) + (f"\n\n{ev.extra_markdown}" if ev.extra_markdown else "")
 
 
 def _champion_metric(pkg, champ, store, training_set, params, context) -> tuple[float | None, str]:
@@ -139,11 +140,8 @@ def model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
                 "train_seconds": round(train_seconds, 2),
                 **{f"metric/{k}": float(v) for k, v in evaluation.metrics.items()},
                 **{f"baseline/{k}": float(v) for k, v in evaluation.baseline_metrics.items()},
-                "metrics": dg.MetadataValue.md(
-                    metrics_markdown(evaluation)
-                    + ("\n\n" + evaluation.extra_markdown if evaluation.extra_markdown else "")
-                ),
-                "split": dg.MetadataValue.json(registry._jsonable(evaluation.split)),
+                "metrics": dg.MetadataValue.md(metrics_markdown(evaluation)),
+                "split": dg.MetadataValue.json(registry.jsonable(evaluation.split)),
                 "artifact": uri,
             },
             check_results=[
@@ -267,10 +265,7 @@ def descriptive_asset(spec: ModelSpec) -> dg.AssetsDefinition:
             metadata={
                 "dagster/row_count": rows,
                 "version": version,
-                "metrics": dg.MetadataValue.md(
-                    metrics_markdown(evaluation)
-                    + ("\n\n" + evaluation.extra_markdown if evaluation.extra_markdown else "")
-                ),
+                "metrics": dg.MetadataValue.md(metrics_markdown(evaluation)),
                 "preview": dg.MetadataValue.md(frame.head(20).to_markdown(index=False)),
             }
         )

@@ -71,10 +71,10 @@ def with_table_row_counts(events, warehouse: Warehouse, dataset: str):
     created it). Not dagster-dlt's `.fetch_row_count()`: it raises for a table that got no rows in a
     run (a quiet incremental night), and inside a partitioned run it reports the run's rows instead."""
     for event in events:
-        table = event.asset_key.path[-1]
+        relation = f'"{dataset}"."{event.asset_key.path[-1]}"'
         with warehouse.connect("admin") as conn:
-            exists = conn.execute("select to_regclass(%s) is not null", (f"{dataset}.{table}",)).fetchone()[0]
-        rows = warehouse.row_count(dataset, table) if exists else 0
+            exists = conn.execute("select to_regclass(%s) is not null", (relation,)).fetchone()[0]
+            rows = conn.execute(f"select count(*) from {relation}").fetchone()[0] if exists else 0
         yield event._replace(
             metadata={**(event.metadata or {}), "dagster/row_count": dg.MetadataValue.int(rows)}
         )
