@@ -46,6 +46,7 @@ def warehouse_up() -> None:
             click.echo(f"WAREHOUSE_URL is set: using {settings.redacted()} (embedded server not started)")
         for line in init_warehouse(settings):
             click.echo(f"  {line}")
+        _raw_contract(settings)
     except WarehouseError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -74,9 +75,37 @@ def warehouse_status() -> None:
 
 @warehouse.command("init")
 def warehouse_init() -> None:
-    """Create the contract's schemas, roles and grants (idempotent; also run by `up`)."""
-    for line in init_warehouse(WarehouseSettings.from_env()):
+    """Create the contract's schemas, roles, grants and every source's raw tables (idempotent; also
+    run by `up`)."""
+    settings = WarehouseSettings.from_env()
+    for line in init_warehouse(settings):
         click.echo(line)
+    _raw_contract(settings)
+
+
+def _raw_contract(settings: WarehouseSettings) -> None:
+    from ingestion.raw_contract import ensure_raw_tables
+
+    created = ensure_raw_tables(settings)
+    click.echo(
+        f"  raw tables: {len(created)} created" + (f" ({', '.join(created)})" if created else ", all present")
+    )
+
+
+# -- sources --------------------------------------------------------------------------------
+@main.command("sources")
+def sources_cmd() -> None:
+    """Which sources are configured, and why (or what to set). Every source is optional."""
+    from ingestion.sources import SOURCES
+
+    width = max(len(s.name) for s in SOURCES)
+    for source in SOURCES:
+        status = source.status(None)
+        state = "configured    " if status.configured else "not configured"
+        click.echo(f"{source.name:<{width}}  {state}  {status.reason}    [{source.title}]")
+    click.echo(
+        "\nUnconfigured sources stay idle (their raw tables exist, empty); see README, 'Connect your own data'."
+    )
 
 
 @warehouse.command("url")
@@ -195,11 +224,12 @@ def collector_serve(host: str, port: int) -> None:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def dbt_cmd(args: tuple[str, ...]) -> None:
     """Run dbt in dbt_project/ against the warehouse as the transformer role (e.g. `journey dbt build`)."""
+    from ingestion.sources import dbt_sources_env
     from ingestion.warehouse.paths import PROJECT_ROOT
     from ingestion.warehouse.settings import dbt_env
 
     project = PROJECT_ROOT / "dbt_project"
-    env = {**os.environ, **dbt_env(WarehouseSettings.from_env())}
+    env = {**os.environ, **dbt_env(WarehouseSettings.from_env()), **dbt_sources_env()}
     env.setdefault("DBT_PROFILES_DIR", str(project))
     dbt = Path(sys.executable).parent / "dbt"
     os.chdir(project)

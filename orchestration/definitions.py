@@ -12,6 +12,7 @@ from orchestration.defs import ga4 as ga4_domain
 from orchestration.defs import insights as insights_domain
 from orchestration.defs import meta_ads as meta_ads_domain
 from orchestration.defs import ml as ml_domain
+from orchestration.defs import order_history as order_history_domain
 from orchestration.defs import shopify as shopify_domain
 from orchestration.defs import transform as transform_domain
 from orchestration.defs.ops import alerts as ops_alerts
@@ -26,6 +27,7 @@ DOMAINS = [
     events_domain,
     transform_domain,
     shopify_domain,
+    order_history_domain,
     meta_ads_domain,
     ga4_domain,
     ml_domain,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 
+from ingestion.raw_contract import ensure_raw_tables
 from ingestion.warehouse import EmbeddedPostgres, WarehouseSettings, init_warehouse
 from ingestion.warehouse.contract import RAW_SCHEMAS, SCHEMAS
 from ingestion.warehouse.paths import PROJECT_ROOT, local_dir
@@ -72,6 +73,7 @@ def use_one_world(settings: WarehouseSettings, world_dir: Path) -> None:
                 conn.execute(f'drop schema if exists "{schema}" cascade')
         shutil.rmtree(local_dir() / "dlt", ignore_errors=True)  # incremental cursors of the old shop
         init_warehouse(settings)
+        ensure_raw_tables(settings)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(this, indent=2) + "\n")
 
@@ -102,6 +104,7 @@ def prepare_environment(size: str) -> Path:
         st = EmbeddedPostgres(settings).up()
         _say(f"warehouse {st.message} at {st.url}")
     init_warehouse(settings)
+    ensure_raw_tables(settings)
     return local_dir() / "sandbox" / size
 
 

@@ -13,7 +13,7 @@ from orchestration.definitions import defs
 RAW_KEYS = [
     ["shopify", "orders"], ["shopify", "order_line_items"], ["shopify", "refunds"], ["shopify", "customers"],
     ["shopify", "products"], ["meta_ads", "campaigns"], ["meta_ads", "ads"], ["meta_ads", "ads_insights"],
-    ["ga4", "daily_traffic"], ["events", "events"],
+    ["ga4", "daily_traffic"], ["events", "events"], ["order_history", "orders"], ["order_history", "order_items"],
 ]  # fmt: skip
 MARTS = [
     "fct_orders", "fct_order_items", "dim_customers", "dim_products", "fct_sessions", "fct_funnel_daily",
@@ -75,6 +75,7 @@ def test_ml_and_insights_assets_present(repo):
     groups = {repo.asset_graph.get(dg.AssetKey(list(k))).group_name for k in keys}
     assert {
         "shopify",
+        "order_history",
         "meta_ads",
         "ga4",
         "events",

@@ -24,7 +24,7 @@ def loader_credentials(warehouse: WarehouseSettings) -> dict[str, object]:
 
 
 def raw_pipeline(
-    dataset: str, pipeline_name: str, warehouse: WarehouseSettings | None = None, progress: str = "log"
+    dataset: str, pipeline_name: str, warehouse: WarehouseSettings | None = None, progress: str | None = "log"
 ) -> dlt.Pipeline:
     """A pipeline landing `dataset` (= the raw schema) on the warehouse (default: from the environment)."""
     warehouse = warehouse or WarehouseSettings.from_env()
@@ -33,5 +33,5 @@ def raw_pipeline(
         destination=dlt.destinations.postgres(credentials=loader_credentials(warehouse)),
         dataset_name=dataset,
         pipelines_dir=str(local_dir() / "dlt"),
-        progress=progress,
+        **({"progress": progress} if progress else {}),
     )

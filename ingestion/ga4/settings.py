@@ -9,12 +9,16 @@ tokens live one hour) and puts it in the environment before the run; the sandbox
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from ingestion.common.sources import SourceStatus, credentials_status
 
 DEFAULT_API_URL = "https://analyticsdata.googleapis.com"
 DEFAULT_START_DATE = "2024-11-01"
 DEFAULT_REPULL_DAYS = 3  # GA4 keeps processing the last ~2 days
+REQUIRED = ("GA4_PROPERTY_ID", "GA4_ACCESS_TOKEN")
 
 
 @dataclass(frozen=True)
@@ -33,9 +37,15 @@ class GA4Settings:
     timeout: float = 60.0
 
     @classmethod
+    def status(cls, env: Mapping[str, str] | None = None) -> SourceStatus:
+        """Configured when a property and an access token are set."""
+        env = os.environ if env is None else env
+        return credentials_status("ga4", env, REQUIRED, env.get("GA4_API_URL") or DEFAULT_API_URL)
+
+    @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> GA4Settings:
         env = dict(os.environ if env is None else env)
-        missing = [k for k in ("GA4_PROPERTY_ID", "GA4_ACCESS_TOKEN") if not env.get(k)]
+        missing = [k for k in REQUIRED if not env.get(k)]
         if missing and not {"property_id", "access_token"} <= overrides.keys():
             raise KeyError(f"GA4 connector: set {', '.join(missing)} (see docs/sources.md#ga4)")
         values: dict[str, Any] = {

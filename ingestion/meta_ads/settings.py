@@ -6,13 +6,17 @@ Only the base URL and the credentials differ between the emulator and graph.face
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from ingestion.common.sources import SourceStatus, credentials_status
 
 DEFAULT_API_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v21.0"
 DEFAULT_START_DATE = "2024-11-01"
 DEFAULT_REPULL_DAYS = 28  # Meta restates conversions for up to 28 days
+REQUIRED = ("META_ACCESS_TOKEN", "META_AD_ACCOUNT_ID")
 
 
 @dataclass(frozen=True)
@@ -36,9 +40,15 @@ class MetaAdsSettings:
     async_timeout: float = 1800.0
 
     @classmethod
+    def status(cls, env: Mapping[str, str] | None = None) -> SourceStatus:
+        """Configured when a token and an ad account are set."""
+        env = os.environ if env is None else env
+        return credentials_status("meta_ads", env, REQUIRED, env.get("META_API_URL") or DEFAULT_API_URL)
+
+    @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> MetaAdsSettings:
         env = dict(os.environ if env is None else env)
-        missing = [k for k in ("META_ACCESS_TOKEN", "META_AD_ACCOUNT_ID") if not env.get(k)]
+        missing = [k for k in REQUIRED if not env.get(k)]
         if missing and not {"access_token", "ad_account_id"} <= overrides.keys():
             raise KeyError(f"Meta connector: set {', '.join(missing)} (see docs/sources.md#meta-ads)")
         values: dict[str, Any] = {

@@ -1,5 +1,5 @@
-"""Shopify GraphQL Admin API -> `shopify` schema (orders, line items, refunds, customers, products,
-imported order history), runnable without Dagster."""
+"""Shopify GraphQL Admin API -> `shopify` schema (orders, line items, refunds, customers, products),
+runnable without Dagster."""
 
 from ingestion.shopify.pipeline import run_shopify_pipeline, shopify_pipeline
 from ingestion.shopify.settings import ShopifySettings

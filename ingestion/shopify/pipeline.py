@@ -29,7 +29,7 @@ def shopify_pipeline(
 def run_shopify_pipeline(
     settings: ShopifySettings | None = None, *, pipeline: dlt.Pipeline | None = None, **source_overrides: Any
 ) -> LoadInfo:
-    """Load orders (+ line items, refunds), customers, products (+ variants) and imported order history;
+    """Load orders (+ line items, refunds), customers and products (+ variants);
     incremental on `updated_at` after the first run."""
     settings = settings or ShopifySettings.from_env()
     pipeline = pipeline or shopify_pipeline()

@@ -7,24 +7,27 @@ emulator and a real store.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from ingestion.common.sources import SourceStatus, credentials_status
 
 DEFAULT_API_VERSION = "2025-01"
 DEFAULT_START_DATE = "2024-11-01"
 DEFAULT_LOOKBACK_MINUTES = 10  # re-read rows updated shortly before the cursor (search index lag)
+REQUIRED = ("SHOPIFY_API_URL", "SHOPIFY_ACCESS_TOKEN")
 
 
 @dataclass(frozen=True)
 class ShopifySettings:
-    """Everything `shopify_source` needs; `from_env()` reads SHOPIFY_* and ORDER_HISTORY_PATH."""
+    """Everything `shopify_source` needs; `from_env()` reads SHOPIFY_* variables."""
 
     access_token: str = field(repr=False)
     api_url: str
     api_version: str = DEFAULT_API_VERSION
     start_date: str = DEFAULT_START_DATE
     lookback_minutes: float = DEFAULT_LOOKBACK_MINUTES
-    order_history_path: str | None = None
     page_size: int = 250  # first page size of each connection; shrunk when a query costs over 1000
     nested_page_size: int = 5  # line items / refund line items / variants fetched inline per node
     max_attempts: int = 6
@@ -33,9 +36,15 @@ class ShopifySettings:
     timeout: float = 60.0
 
     @classmethod
+    def status(cls, env: Mapping[str, str] | None = None) -> SourceStatus:
+        """Configured when the shop URL and an Admin API token are set."""
+        env = os.environ if env is None else env
+        return credentials_status("shopify", env, REQUIRED, env.get("SHOPIFY_API_URL", ""))
+
+    @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> ShopifySettings:
         env = dict(os.environ if env is None else env)
-        missing = [k for k in ("SHOPIFY_API_URL", "SHOPIFY_ACCESS_TOKEN") if not env.get(k)]
+        missing = [k for k in REQUIRED if not env.get(k)]
         if missing and not {"access_token", "api_url"} <= overrides.keys():
             raise KeyError(f"Shopify connector: set {', '.join(missing)} (see docs/sources.md#shopify)")
         values: dict[str, Any] = {
@@ -43,7 +52,6 @@ class ShopifySettings:
             "api_url": env.get("SHOPIFY_API_URL", ""),
             "api_version": env.get("SHOPIFY_API_VERSION") or DEFAULT_API_VERSION,
             "start_date": env.get("SHOPIFY_START_DATE") or DEFAULT_START_DATE,
-            "order_history_path": env.get("ORDER_HISTORY_PATH") or None,
         }
         optional = {
             "SHOPIFY_LOOKBACK_MINUTES": ("lookback_minutes", float),

@@ -18,7 +18,7 @@ VISIT_FIELDS = (
     "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "utm_id",
 )  # fmt: skip
 
-T, TS, NUM, INT, BOOL, JSON = "text", "timestamp", "decimal", "bigint", "bool", "json"
+T, TS, NUM, INT, BOOL = "text", "timestamp", "decimal", "bigint", "bool"
 
 
 def _cols(spec: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
@@ -58,10 +58,6 @@ COLUMNS: dict[str, dict[str, dict[str, Any]]] = {
         ("created_at", TS), ("updated_at", TS),
     ]),
     "product_variants": _cols([("id", T), ("product_id", T), ("sku", T), ("title", T), ("price", NUM)]),
-    "imported_orders": _cols([
-        ("order_id", T), ("customer_id", T), ("ordered_at", TS), ("amount", NUM), ("currency", T),
-        ("items", JSON), ("source_file", T), ("source_line", INT),
-    ]),
 }  # fmt: skip
 
 

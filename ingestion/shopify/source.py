@@ -1,5 +1,6 @@
 """dlt source for the Shopify GraphQL Admin API: orders (+ line items, refunds, refund line items),
-customers, products (+ variants) and the imported order history.
+customers and products (+ variants). (Order history from another platform is a source of its own:
+ingestion/order_history.)
 
 Incremental: each feed asks for `query: "updated_at:>='<cursor>'"` sorted by `UPDATED_AT`, with the
 cursor (`dlt.sources.incremental("updatedAt")`) held back by `lookback_minutes` so rows whose update
@@ -25,7 +26,6 @@ from dlt.sources import DltResource
 
 from ingestion.shopify import shapes
 from ingestion.shopify.client import ShopifyGraphQLClient
-from ingestion.shopify.history import read_order_history
 from ingestion.shopify.settings import DEFAULT_API_VERSION, DEFAULT_LOOKBACK_MINUTES, DEFAULT_START_DATE
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,6 @@ def shopify_source(
     api_version: str = DEFAULT_API_VERSION,
     start_date: str = DEFAULT_START_DATE,
     lookback_minutes: float = DEFAULT_LOOKBACK_MINUTES,
-    order_history_path: str | None = None,
     page_size: int = 250,
     nested_page_size: int = 5,
     max_attempts: int = 6,
@@ -148,14 +147,4 @@ def shopify_source(
         for page in client.customers(search):
             yield [shapes.customer_row(c) for c in page]
 
-    @dlt.resource(name="imported_orders", write_disposition="merge", primary_key="order_id",
-                  columns=shapes.COLUMNS["imported_orders"])  # fmt: skip
-    def imported_orders() -> Iterator[list[dict[str, Any]]]:
-        if not order_history_path:
-            return
-        rows = read_order_history(order_history_path)  # all files validated before anything is yielded
-        log.info("shopify: %d imported orders from %s", len(rows), order_history_path)
-        if rows:
-            yield rows
-
-    return [orders, line_items, refunds, refund_lines, customers, products, variants, imported_orders]
+    return [orders, line_items, refunds, refund_lines, customers, products, variants]

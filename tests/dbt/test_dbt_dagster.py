@@ -11,7 +11,8 @@ from orchestration.defs.transform.project import dbt_project, manifest_is_stale
 
 RAW_SOURCES = [
     ("shopify", "orders"), ("shopify", "order_line_items"), ("shopify", "refunds"), ("shopify", "customers"),
-    ("shopify", "products"), ("shopify", "imported_orders"), ("meta_ads", "ads_insights"),
+    ("shopify", "products"), ("order_history", "orders"), ("order_history", "order_items"),
+    ("meta_ads", "ads_insights"),
     ("meta_ads", "campaigns"), ("ga4", "daily_traffic"), ("events", "events"),
 ]  # fmt: skip
 

@@ -1,5 +1,6 @@
 """Tier 2/4: the Shopify `@dlt_assets` materialize against the emulator (as `ingest_job` runs them),
-report row counts per table, stay idempotent, and refuse a selection that splits a cursor family."""
+report row counts per table, stay idempotent, refuse a selection that splits a cursor family, and stay
+idle (succeeding, saying what to set) when Shopify is not configured."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def test_assets_materialize_twice_and_report_rows(shop):
     first = dg.materialize([shopify_assets], resources=_resources(shop))
     assert first.success
     keys = {tuple(m.asset_key.path) for m in first.asset_materializations_for_node("shopify")}
-    assert keys == {("shopify", t) for t in (*TABLES, "imported_orders")}
+    assert keys == {("shopify", t) for t in TABLES}
     counts = _row_counts(first)
     for table in TABLES:
         assert counts[table] == query(f"select count(*) from shopify.{table}")[0][0] > 0, table
@@ -81,3 +82,19 @@ def test_selecting_part_of_a_cursor_family_fails_with_the_family(shop):
     assert not result.success
     failure = result.failure_data_for_node("shopify")
     assert "select all of orders, order_line_items, refunds, refund_line_items" in str(failure.error)
+
+
+def test_unconfigured_shopify_is_idle_and_says_why(shop, monkeypatch):
+    for var in ("SHOPIFY_API_URL", "SHOPIFY_ACCESS_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    before = {t: query(f"select count(*) from shopify.{t}")[0][0] for t in TABLES}
+    resources = {**_resources(shop), "shopify_api": ShopifyApi()}
+    result = dg.materialize([shopify_assets], resources=resources)
+    assert result.success
+    materializations = result.asset_materializations_for_node("shopify")
+    assert {m.asset_key.path[-1] for m in materializations} == set(TABLES)
+    for m in materializations:
+        assert m.metadata["source_configured"].value is False
+        assert "set SHOPIFY_API_URL, SHOPIFY_ACCESS_TOKEN" in m.metadata["not_configured_because"].value
+        assert m.metadata["dagster/row_count"].value == before[m.asset_key.path[-1]]
+    assert {t: query(f"select count(*) from shopify.{t}")[0][0] for t in TABLES} == before

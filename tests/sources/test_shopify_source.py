@@ -4,8 +4,7 @@ The contract's tables and types exactly; loaded twice (idempotent; the second ru
 changed, read from the emulator's request log); a shop seen earlier then later converges to a clean
 load (new refunds replace the orders' child rows, no duplicates); every fault recovered; exhausted
 retries name the endpoint and status; a load killed midway then re-run equals a clean run; unknown
-fields and a missing token are rejected; the order history import is idempotent and refuses a
-malformed file with its line and reason, loading nothing.
+fields and a missing token are rejected. (The order history import is tested in test_order_history.py.)
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import requests
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -27,7 +24,6 @@ from ingestion.common.http import SourceAPIError
 from ingestion.sandbox.emulators.meta_world import world_end_date
 from ingestion.shopify import ShopifySettings, run_shopify_pipeline, shopify_pipeline
 from ingestion.shopify.client import ShopifyGraphQLClient, ShopifyQueryError
-from ingestion.shopify.history import OrderHistoryError
 from tests.sources._meta_ga4_fixtures import (
     FAST_HTTP,
     columns,
@@ -68,9 +64,6 @@ CONTRACT = {
     },
     "products": {"id", "title", "handle", "product_type", "vendor", "status", "tags", "created_at", "updated_at"},
     "product_variants": {"id", "product_id", "sku", "title", "price"},
-    "imported_orders": {
-        "order_id", "customer_id", "ordered_at", "amount", "currency", "items", "source_file", "source_line",
-    },
 }  # fmt: skip
 WORLD_TABLES = {
     "orders": "orders", "order_line_items": "order_line_items", "refunds": "refunds",
@@ -129,8 +122,6 @@ def fresh(shop, reference):
 
 def test_tables_follow_the_contract_exactly(shop, reference):
     for table, expected in CONTRACT.items():
-        if table == "imported_orders":
-            continue
         assert columns("shopify", table) == expected | DLT_COLUMNS, table
         assert duplicate_keys("shopify", table, KEYS[table]) == 0, table
         world = pd.read_parquet(shop.world / f"{WORLD_TABLES[table]}.parquet")
@@ -306,91 +297,3 @@ def test_access_token_is_required(shop):
         run_shopify_pipeline(settings, pipeline=shopify_pipeline(pipeline_name=f"{PIPELINE}_badtoken"))
     assert "failed after 1 attempt(s): HTTP 401" in str(info.value)
     assert "shpat_wrong" not in str(info.value)
-
-
-# -- order history import ------------------------------------------------------------------------
-HISTORY_CSV = (
-    "order_id,customer_id,ordered_at,amount,currency,items\n"
-    'legacy-1,7300000000000,2023-05-01T10:00:00Z,49.90,usd,"[{""sku"": ""A"", ""quantity"": 1}]"\n'
-    "legacy-2,ext-991,2023-06-02,12.00,EUR,\n"
-    "legacy-3,gid://shopify/Customer/7300000000001,2023-07-03 08:30:00,100,USD,[]\n"
-)
-
-
-def _history_rows() -> list[tuple]:
-    return query(
-        "select order_id, customer_id, ordered_at, amount, currency, items, source_file, source_line "
-        "from shopify.imported_orders order by order_id"
-    )
-
-
-def test_imported_order_history_is_idempotent(fresh, tmp_path):
-    history = tmp_path / "history"
-    history.mkdir()
-    (history / "2023.csv").write_text(HISTORY_CSV)
-    pq.write_table(
-        pa.table({
-            "order_id": ["legacy-4"], "customer_id": ["7300000000002"],
-            "ordered_at": [datetime(2023, 8, 1, 12, tzinfo=UTC)], "amount": [pa.scalar(Decimal("5.50"))],
-        }),
-        history / "more.parquet",
-    )  # fmt: skip
-    load(fresh, order_history_path=str(history))
-    assert columns("shopify", "imported_orders") == CONTRACT["imported_orders"] | DLT_COLUMNS
-    rows = _history_rows()
-    assert [r[0] for r in rows] == ["legacy-1", "legacy-2", "legacy-3", "legacy-4"]
-    assert rows[0][2] == datetime(2023, 5, 1, 10, tzinfo=UTC) and rows[0][3] == Decimal("49.90")
-    assert rows[0][4] == "USD" and rows[0][5] == [{"sku": "A", "quantity": 1}]
-    assert rows[1][2] == datetime(2023, 6, 2, tzinfo=UTC) and rows[1][5] is None
-    assert (rows[0][6], rows[0][7]) == ("2023.csv", 2) and (rows[3][6], rows[3][7]) == ("more.parquet", 1)
-    load(fresh, order_history_path=str(history))
-    assert _history_rows() == rows
-    assert duplicate_keys("shopify", "imported_orders", ("order_id",)) == 0
-
-
-def test_malformed_order_history_names_file_line_and_loads_nothing(fresh, tmp_path):
-    good = tmp_path / "good.csv"
-    good.write_text(HISTORY_CSV)
-    load(fresh, order_history_path=str(good))
-    before, orders_before = _history_rows(), snapshot()
-    bad = tmp_path / "bad"
-    bad.mkdir()
-    (bad / "a.csv").write_text(HISTORY_CSV.replace("legacy-", "new-"))
-    (bad / "b.csv").write_text(
-        "order_id,customer_id,ordered_at,amount\nx-1,c-1,2023-01-01,10\nx-2,c-2,2023-01-02,ten\n"
-    )
-    with pytest.raises(PipelineStepFailed) as info:
-        load(fresh, order_history_path=str(bad))
-    error = info.value.__cause__
-    while error is not None and not isinstance(error, OrderHistoryError):
-        error = error.__cause__ or error.__context__
-    assert isinstance(error, OrderHistoryError), info.value
-    assert str(error) == f"order history {bad / 'b.csv'}:3: amount 'ten' is not a number"
-    assert _history_rows() == before and snapshot() == orders_before  # nothing partial
-
-
-@pytest.mark.parametrize(
-    ("content", "reason"),
-    [
-        ("order_id,customer_id,amount\n1,2,3\n", ":1: missing required column(s) ordered_at"),
-        ("order_id,customer_id,ordered_at,amount\n1,2,yesterday,3\n", ":2: ordered_at 'yesterday' is not an ISO"),
-        ("order_id,customer_id,ordered_at,amount\n1,,2024-01-01,3\n", ":2: customer_id is empty"),
-        ("order_id,customer_id,ordered_at,amount\n1,2,2024-01-01,3,4\n", ":2: expected 4 fields, got 5"),
-        ("order_id,customer_id,ordered_at,amount\n1,2,2024-01-01,3\n1,2,2024-01-02,3\n",
-         ":3: order_id '1' already appears at h.csv:2"),
-    ],
-)  # fmt: skip
-def test_order_history_reasons(tmp_path, content, reason):
-    from ingestion.shopify.history import read_order_history
-
-    path = tmp_path / "h.csv"
-    path.write_text(content)
-    with pytest.raises(OrderHistoryError) as info:
-        read_order_history(path)
-    assert reason in str(info.value) and str(path) in str(info.value)
-
-
-def test_no_history_path_loads_no_imported_orders(fresh, reference):
-    load(fresh)
-    exists = query("select to_regclass('shopify.imported_orders') is not null")[0][0]
-    assert not exists or query("select count(*) from shopify.imported_orders")[0][0] == 0

@@ -12,6 +12,7 @@ import dagster as dg
 from ingestion.events.load import load_landing_files
 from orchestration.defs.events.resources import EventsLanding, events_landing_resource
 from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
+from orchestration.defs.shared.sources import configured_metadata, idle_source_results
 
 EVENTS_KEY = dg.AssetKey(["events", "events"])
 REJECTED_KEY = dg.AssetKey(["events", "rejected"])
@@ -38,8 +39,13 @@ REJECTED_KEY = dg.AssetKey(["events", "rejected"])
 def events_landing_load(
     context: dg.AssetExecutionContext, warehouse: Warehouse, events_landing: EventsLanding
 ) -> Iterator[dg.MaterializeResult]:
-    """Load every landing file not loaded before (exactly once per file; duplicates skipped)."""
+    """Load every landing file not loaded before (exactly once per file; duplicates skipped). Optional
+    source: without EVENTS_LANDING_DIR (or the sandbox's landing dir) it reports "not configured"."""
     warehouse.ensure_ready()
+    status = events_landing.status()
+    if not status.configured:
+        yield from idle_source_results(context, status, warehouse)
+        return
     landing_dir = events_landing.path()
     result = load_landing_files(landing_dir, warehouse.settings())
     context.log.info(
@@ -59,6 +65,7 @@ def events_landing_load(
             "rows_per_s": round(result.lines / result.seconds) if result.seconds else 0,
             "dagster/row_count": total,
             "load_id": result.load_id,
+            **configured_metadata(status),
         },
     )
     yield dg.MaterializeResult(
@@ -66,6 +73,7 @@ def events_landing_load(
         metadata={
             "rows_rejected": result.rows_rejected,
             "dagster/row_count": warehouse.row_count("events", "rejected"),
+            **configured_metadata(status),
         },
     )
 

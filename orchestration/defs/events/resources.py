@@ -8,7 +8,9 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from ingestion.common.sources import SourceStatus
 from ingestion.events.landing import default_landing_dir
+from ingestion.events.settings import events_status
 
 
 class EventsLanding(dg.ConfigurableResource):
@@ -18,6 +20,10 @@ class EventsLanding(dg.ConfigurableResource):
 
     def path(self) -> Path:
         return Path(self.landing_dir).resolve() if self.landing_dir else default_landing_dir()
+
+    def status(self) -> SourceStatus:
+        given = {"EVENTS_LANDING_DIR": self.landing_dir} if self.landing_dir else {}
+        return events_status({**os.environ, **given})
 
 
 def events_landing_resource() -> EventsLanding:

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
-import os
+from typing import ClassVar
 
-import dagster as dg
 from pydantic import Field
 
-from ingestion.meta_ads.settings import (
-    MetaAdsSettings,
-)
+from ingestion.meta_ads.settings import MetaAdsSettings
+from orchestration.defs.shared.sources import SourceResource
 
 
-class MetaAdsApi(dg.ConfigurableResource):
-    """Base URL, API version, token and ad account of the Marketing API (the emulator in the sandbox)."""
+class MetaAdsApi(SourceResource):
+    """Base URL, API version, token and ad account of the Marketing API (the emulator in the sandbox).
+    No token or ad account = Meta not configured (its assets stay idle)."""
 
-    access_token: str = Field(description="META_ACCESS_TOKEN: a system-user token with ads_read")
-    ad_account_id: str = Field(description="META_AD_ACCOUNT_ID, with or without the act_ prefix")
+    ENV: ClassVar[dict[str, str]] = {
+        "access_token": "META_ACCESS_TOKEN",
+        "ad_account_id": "META_AD_ACCOUNT_ID",
+        "api_url": "META_API_URL",
+        "api_version": "META_API_VERSION",
+        "start_date": "META_START_DATE",
+        "repull_days": "META_REPULL_DAYS",
+    }
+    SETTINGS: ClassVar[type] = MetaAdsSettings
+
+    access_token: str | None = Field(
+        default=None, description="META_ACCESS_TOKEN: a system-user token with ads_read"
+    )
+    ad_account_id: str | None = Field(
+        default=None, description="META_AD_ACCOUNT_ID, with or without the act_ prefix"
+    )
     api_url: str | None = Field(
         default=None, description="META_API_URL; unset = the variable at run time, else the default"
     )
@@ -32,33 +45,6 @@ class MetaAdsApi(dg.ConfigurableResource):
         description="META_REPULL_DAYS: restatement window; unset = the variable at run time, else the default",
     )
 
-    def settings(self) -> MetaAdsSettings:
-        """Connector settings; tuning knobs (page size, backoff) still come from META_* env when set."""
-        given = {
-            "access_token": self.access_token,
-            "ad_account_id": self.ad_account_id,
-            "api_url": self.api_url,
-            "api_version": self.api_version,
-            "start_date": self.start_date,
-            "repull_days": self.repull_days,
-        }
-        # unset optional fields fall back to the environment at run time (not at import time)
-        return MetaAdsSettings.from_env(**{k: v for k, v in given.items() if v is not None})
-
 
 def meta_ads_api_resource() -> MetaAdsApi:
-    """Required variables are always EnvVars (resolved at run time); optional ones only when set."""
-    kwargs: dict = {
-        "access_token": dg.EnvVar("META_ACCESS_TOKEN"),
-        "ad_account_id": dg.EnvVar("META_AD_ACCOUNT_ID"),
-    }
-    for name, var in (
-        ("api_url", "META_API_URL"),
-        ("api_version", "META_API_VERSION"),
-        ("start_date", "META_START_DATE"),
-    ):
-        if os.environ.get(var):
-            kwargs[name] = dg.EnvVar(var)
-    if os.environ.get("META_REPULL_DAYS"):
-        kwargs["repull_days"] = dg.EnvVar.int("META_REPULL_DAYS")
-    return MetaAdsApi(**kwargs)
+    return MetaAdsApi.from_environment()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-INGEST_GROUPS = ("shopify", "meta_ads", "ga4", "events")
+INGEST_GROUPS = ("shopify", "order_history", "meta_ads", "ga4", "events")
 TRANSFORM_GROUPS = ("seeds", "staging", "intermediate", "marts")
 ML_GROUPS = ("ml",)
 INSIGHTS_GROUPS = ("insights",)

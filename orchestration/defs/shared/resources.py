@@ -8,6 +8,7 @@ import dagster as dg
 import psycopg
 from pydantic import Field
 
+from ingestion.raw_contract import ensure_raw_tables
 from ingestion.warehouse import EmbeddedPostgres, WarehouseSettings, init_warehouse
 
 # Concurrency pool of every warehouse-heavy step (loads, dbt, training); its limit is set in the
@@ -39,11 +40,13 @@ class Warehouse(dg.ConfigurableResource):
         )
 
     def ensure_ready(self) -> None:
-        """Start the embedded server when needed (idempotent) and make sure schemas/roles exist."""
+        """Start the embedded server when needed (idempotent), make sure schemas/roles exist and every
+        source's raw tables exist (empty before its first load: the raw contract)."""
         settings = self.settings()
         if settings.embedded:
             EmbeddedPostgres(settings).up()
         init_warehouse(settings)
+        ensure_raw_tables(settings)
 
     def connect(self, role: str = "transformer", **kwargs) -> psycopg.Connection:
         return psycopg.connect(self.settings().role_url(role), **kwargs)
@@ -54,6 +57,13 @@ class Warehouse(dg.ConfigurableResource):
     def row_count(self, schema: str, table: str, role: str = "admin") -> int:
         with self.connect(role) as conn:
             return conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+
+    def table_rows(self, schema: str, table: str) -> int:
+        """Rows in `schema.table`, 0 when the table does not exist (yet)."""
+        relation = f'"{schema}"."{table}"'
+        with self.connect("admin") as conn:
+            exists = conn.execute("select to_regclass(%s) is not null", (relation,)).fetchone()[0]
+            return conn.execute(f"select count(*) from {relation}").fetchone()[0] if exists else 0
 
 
 def warehouse_resource() -> Warehouse:
@@ -66,15 +76,16 @@ def warehouse_resource() -> Warehouse:
     return Warehouse(**kwargs)
 
 
-def with_table_row_counts(events, warehouse: Warehouse, dataset: str):
+def with_table_row_counts(events, warehouse: Warehouse, dataset: str, extra: dict | None = None):
     """dlt asset events with `dagster/row_count` = rows now in `<dataset>.<table>` (0 before dlt has
     created it). Not dagster-dlt's `.fetch_row_count()`: it raises for a table that got no rows in a
     run (a quiet incremental night), and inside a partitioned run it reports the run's rows instead."""
     for event in events:
-        relation = f'"{dataset}"."{event.asset_key.path[-1]}"'
-        with warehouse.connect("admin") as conn:
-            exists = conn.execute("select to_regclass(%s) is not null", (relation,)).fetchone()[0]
-            rows = conn.execute(f"select count(*) from {relation}").fetchone()[0] if exists else 0
+        rows = warehouse.table_rows(dataset, event.asset_key.path[-1])
         yield event._replace(
-            metadata={**(event.metadata or {}), "dagster/row_count": dg.MetadataValue.int(rows)}
+            metadata={
+                **(event.metadata or {}),
+                **(extra or {}),
+                "dagster/row_count": dg.MetadataValue.int(rows),
+            }
         )

@@ -35,7 +35,9 @@ class DbtBuildConfig(dg.Config):
 def journey_dbt_assets(
     context: dg.AssetExecutionContext, dbt: WarehouseDbtCliResource, config: DbtBuildConfig
 ) -> Iterator[Any]:
-    """`dbt build` of the selected models/seeds with their tests, streaming events as they happen."""
+    """`dbt build` of the selected models/seeds with their tests, streaming events as they happen. The
+    raw contract is ensured first, so a warehouse no source has loaded yet still builds (empty)."""
+    dbt.warehouse.ensure_ready()
     args = ["build", *(["--full-refresh"] if config.full_refresh else [])]
     yield from dbt.cli(args, context=context).stream().fetch_row_counts()
 

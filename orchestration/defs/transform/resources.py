@@ -16,6 +16,7 @@ from dagster_dbt import DbtCliResource
 from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 from pydantic import Field
 
+from ingestion.sources import dbt_sources_env
 from ingestion.warehouse.settings import dbt_env
 from orchestration.defs.shared.resources import Warehouse, warehouse_resource
 from orchestration.defs.transform.project import dbt_project
@@ -43,7 +44,8 @@ class WarehouseDbtCliResource(DbtCliResource):
     role: str = Field(default="transformer", description="Warehouse role dbt connects as")
 
     def dbt_environment(self) -> dict[str, str]:
-        return dbt_env(self.warehouse.settings(), role=self.role)
+        """The warehouse as `role`, and which sources are configured (cross-source tests need both)."""
+        return {**dbt_env(self.warehouse.settings(), role=self.role), **dbt_sources_env()}
 
     def cli(self, args: Sequence[str], **kwargs: Any) -> DbtCliInvocation:
         with _environment(self.dbt_environment()):

@@ -1,4 +1,7 @@
-{#- Shopify line items with their order's context, the product's category and what was refunded. -#}
+{#- Order lines with their order's context, the product's category and what was refunded: Shopify's line
+    items, and the lines of the order-history export (for the orders exported with lines). An imported
+    line is the Shopify product with the same sku when Shopify is configured, else the export's product
+    key (dim_products lists those products too). -#}
 with
 
 line_items as (
@@ -8,6 +11,29 @@ line_items as (
 orders as (
     select * from {{ ref('int_orders_unioned') }}
     where order_source = 'shopify'
+),
+
+imported_lines as (
+    select * from {{ ref('stg_order_history__order_items') }}
+),
+
+imported_orders as (
+    select * from {{ ref('int_orders_unioned') }}
+    where order_source = 'imported'
+),
+
+variants as (
+    select * from {{ ref('stg_shopify__product_variants') }}
+),
+
+variant_skus as (
+    select
+        sku,
+        min(product_id) as product_id,
+        min(variant_id) as variant_id
+    from variants
+    where sku is not null
+    group by sku
 ),
 
 products as (
@@ -27,7 +53,7 @@ refunds_per_line as (
     group by line_item_id
 ),
 
-final as (
+shopify_lines as (
     select
         line_items.line_item_id,
         line_items.order_id,
@@ -54,6 +80,47 @@ final as (
     inner join orders on line_items.order_id = orders.order_id
     left join products on line_items.product_id = products.product_id
     left join refunds_per_line on line_items.line_item_id = refunds_per_line.line_item_id
+),
+
+imported_with_products as (
+    select
+        imported_lines.*,
+        coalesce(variant_skus.product_id, imported_lines.product_key) as matched_product_id,
+        variant_skus.variant_id as matched_variant_id
+    from imported_lines
+    left join variant_skus on imported_lines.sku = variant_skus.sku
+),
+
+exported_lines as (
+    select
+        imported_with_products.line_item_id,
+        imported_with_products.order_id,
+        imported_orders.order_key,
+        imported_orders.customer_id,
+        imported_orders.ordered_at,
+        imported_orders.is_cancelled,
+        imported_with_products.matched_product_id as product_id,
+        imported_with_products.matched_variant_id as variant_id,
+        imported_with_products.sku,
+        coalesce(products.product_title, imported_with_products.title) as title,
+        coalesce(products.category, 'uncategorised') as category,
+        coalesce(products.is_repeatable, false) as is_repeatable,
+        imported_with_products.quantity,
+        imported_with_products.unit_price,
+        imported_with_products.quantity * imported_with_products.unit_price as gross_amount,
+        cast(0 as numeric(14, 2)) as discount_amount,
+        0 as refunded_quantity,
+        cast(0 as numeric(14, 2)) as refunded_amount,
+        imported_with_products.quantity * imported_with_products.unit_price as net_amount
+    from imported_with_products
+    inner join imported_orders on imported_with_products.order_id = imported_orders.order_id
+    left join products on imported_with_products.matched_product_id = products.product_id
+),
+
+final as (
+    select * from shopify_lines
+    union all
+    select * from exported_lines
 )
 
 select * from final

@@ -1,7 +1,12 @@
-{#- Every order the shop knows: Shopify orders (test orders excluded) and the history imported from the
-    previous platform, in one shape, so customer history (first order, cohorts, RFM) starts at the
-    customer's real first purchase. `order_key` is unique across both; `order_id` is the Shopify id
-    (null for imported orders). Refunds come from the refunds table when present. -#}
+{#- Every order the shop knows: Shopify orders (test orders excluded) and the order-history export of
+    the previous platform, in one shape, so customer history (first order, cohorts, RFM) starts at the
+    customer's real first purchase. `order_key` is unique across both (`shopify-<id>` /
+    `imported-<export id>`); `order_id` is the Shopify id, or the export's id as a negative key.
+    An imported customer is the Shopify customer with the same email (hash) when there is one, else the
+    export's customer id as a key (macro `customer_key`). An imported order that Shopify also has (the
+    export's id is the Shopify order's gid, number or name, e.g. an export from Shopify itself) counts
+    once: Shopify's. Refunds come from the
+    refunds table when present. -#}
 with
 
 shopify_orders as (
@@ -9,7 +14,39 @@ shopify_orders as (
 ),
 
 imported_orders as (
-    select * from {{ ref('stg_shopify__imported_orders') }}
+    select * from {{ ref('stg_order_history__orders') }}
+),
+
+shopify_customers as (
+    select * from {{ ref('stg_shopify__customers') }}
+),
+
+shopify_customer_emails as (
+    select
+        email_hash,
+        min(customer_id) as customer_id
+    from shopify_customers
+    where email_hash is not null
+    group by email_hash
+),
+
+shopify_order_refs as (
+    select cast(order_id as text) as order_ref from shopify_orders
+    union all
+    select 'gid://shopify/Order/' || order_id as order_ref from shopify_orders
+    union all
+    select order_name as order_ref from shopify_orders
+    where order_name is not null
+),
+
+imported_customer_matches as (
+    -- one Shopify customer per export customer: the first of its emails that Shopify knows
+    select
+        imported_orders.customer_id as imported_customer_id,
+        min(shopify_customer_emails.customer_id) as shopify_customer_id
+    from imported_orders
+    inner join shopify_customer_emails on imported_orders.email_hash = shopify_customer_emails.email_hash
+    group by imported_orders.customer_id
 ),
 
 refunds as (
@@ -51,24 +88,30 @@ shopify as (
 
 imported as (
     select
-        'imported-' || imported_order_id as order_key,
-        cast(null as bigint) as order_id,
+        'imported-' || imported_orders.source_order_id as order_key,
+        imported_orders.order_id,
         'imported' as order_source,
-        imported_order_id as order_name,
-        customer_id,
-        ordered_at,
-        ordered_at as processed_at,
+        imported_orders.source_order_id as order_name,
+        coalesce(imported_customer_matches.shopify_customer_id, imported_orders.customer_id) as customer_id,
+        imported_orders.ordered_at,
+        imported_orders.ordered_at as processed_at,
         cast(null as timestamptz) as cancelled_at,
         'PAID' as financial_status,
-        currency_code,
-        amount as subtotal_amount,
+        imported_orders.currency_code,
+        imported_orders.amount as subtotal_amount,
         cast(0 as numeric(14, 2)) as discount_amount,
-        amount as total_price,
+        imported_orders.amount as total_price,
         cast(0 as numeric(14, 2)) as refunded_amount,
         cast(null as timestamptz) as last_refunded_at,
         cast(null as text) as discount_codes,
         cast(null as text) as journey_anonymous_id
     from imported_orders
+    left join imported_customer_matches
+        on imported_orders.customer_id = imported_customer_matches.imported_customer_id
+    where not exists (
+        select 1 from shopify_order_refs
+        where shopify_order_refs.order_ref = imported_orders.source_order_id
+    )
 ),
 
 unioned as (

@@ -1,6 +1,8 @@
+{#- The catalog: Shopify products, plus the products that appear only on the lines of the order-history
+    export (their title from the export, category `uncategorised`), so every sold product is here. -#}
 with
 
-products as (
+shopify_products as (
     select * from {{ ref('stg_shopify__products') }}
 ),
 
@@ -11,6 +13,52 @@ variants as (
 order_items as (
     select * from {{ ref('int_order_items_enriched') }}
     where not is_cancelled
+),
+
+exported_products as (
+    select
+        product_id,
+        min(title) as product_title,
+        min(ordered_at) as first_seen_at
+    from {{ ref('int_order_items_enriched') }} as items
+    where
+        not exists (
+            select 1 from shopify_products
+            where shopify_products.product_id = items.product_id
+        )
+    group by product_id
+),
+
+products as (
+    select
+        product_id,
+        'shopify' as product_source,
+        product_title,
+        handle,
+        category,
+        vendor,
+        product_status,
+        tags,
+        is_repeatable,
+        created_at,
+        updated_at
+    from shopify_products
+
+    union all
+
+    select
+        product_id,
+        'imported' as product_source,
+        product_title,
+        cast(null as text) as handle,
+        'uncategorised' as category,
+        cast(null as text) as vendor,
+        cast(null as text) as product_status,
+        cast(null as text) as tags,
+        false as is_repeatable,
+        first_seen_at as created_at,
+        cast(null as timestamptz) as updated_at
+    from exported_products
 ),
 
 variant_stats as (
@@ -39,6 +87,7 @@ sales as (
 final as (
     select
         products.product_id,
+        products.product_source,
         products.product_title,
         products.handle,
         products.category,

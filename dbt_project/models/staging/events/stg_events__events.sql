@@ -1,6 +1,7 @@
 {#- One row per tracked event. Page views are named `Page Viewed` so every row has an event name;
-    the tracker's `userId` is the Shopify customer id. Referrers on the shop's own host are internal
-    navigation, not traffic sources, so `referrer_host` is null for them. -#}
+    the tracker's `userId` is the customer id (macro `customer_key`: the Shopify customer id, or any
+    other id string as a key, the same key the order-history export's ids get). Referrers on the shop's
+    own host are internal navigation, not traffic sources, so `referrer_host` is null for them. -#}
 with
 
 source as (
@@ -17,7 +18,7 @@ renamed as (
             else event
         end as event_name,
         anonymous_id,
-        case when cast(user_id as text) ~ '^\d{1,18}$' then cast(cast(user_id as text) as bigint) end as customer_id,
+        {{ customer_key('user_id') }} as customer_id,
         cast(timestamp as timestamptz) as event_at,
         cast(sent_at as timestamptz) as sent_at,
         cast(received_at as timestamptz) as received_at,

@@ -1,0 +1,65 @@
+"""Tier 1: which sources are configured, and why — from the environment only, as `journey sources` and
+the Dagster assets of an unconfigured source report it; secrets never shown."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from ingestion.sources import SOURCES, configured, dbt_sources_env, statuses
+from orchestration.cli import main
+
+SHOP = {"SHOPIFY_API_URL": "https://brand.myshopify.com", "SHOPIFY_ACCESS_TOKEN": "shpat_secret"}
+
+
+def test_nothing_set_means_nothing_configured(tmp_path, monkeypatch):
+    monkeypatch.setenv("JOURNEY_LOCAL_DIR", str(tmp_path))  # no sandbox landing dir here
+    found = statuses({})
+    assert [s.source for s in found] == [s.name for s in SOURCES]
+    assert not any(s.configured for s in found)
+    reasons = {s.source: s.reason for s in found}
+    assert reasons["shopify"] == "set SHOPIFY_API_URL, SHOPIFY_ACCESS_TOKEN"
+    assert reasons["meta_ads"] == "set META_ACCESS_TOKEN, META_AD_ACCOUNT_ID"
+    assert reasons["ga4"] == "set GA4_PROPERTY_ID, GA4_ACCESS_TOKEN"
+    assert reasons["order_history"].startswith("set ORDER_HISTORY_PATH")
+    assert reasons["events"].startswith("set EVENTS_LANDING_DIR")
+
+
+def test_each_source_by_its_own_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("JOURNEY_LOCAL_DIR", str(tmp_path))
+    assert configured(SHOP) == ["shopify"]
+    assert configured({"SHOPIFY_API_URL": "https://brand.myshopify.com"}) == []  # a token is needed too
+    assert configured({"ORDER_HISTORY_PATH": str(tmp_path)}) == ["order_history"]
+    assert configured({"META_ACCESS_TOKEN": "t", "META_AD_ACCOUNT_ID": "act_1"}) == ["meta_ads"]
+    assert configured({"GA4_PROPERTY_ID": "1", "GA4_ACCESS_TOKEN": "t"}) == ["ga4"]
+    assert configured({"EVENTS_LANDING_DIR": str(tmp_path / "landing")}) == ["events"]
+    assert dbt_sources_env({**SHOP, "EVENTS_LANDING_DIR": "x"}) == {
+        "JOURNEY_CONFIGURED_SOURCES": "shopify,events"
+    }
+
+
+def test_sandbox_landing_dir_configures_events(tmp_path, monkeypatch):
+    monkeypatch.setenv("JOURNEY_LOCAL_DIR", str(tmp_path))
+    monkeypatch.setenv("JOURNEY_SANDBOX_SIZE", "tiny")
+    assert configured({}) == []
+    (tmp_path / "sandbox" / "tiny" / "landing" / "events").mkdir(parents=True)
+    assert configured({}) == ["events"]
+
+
+def test_cli_prints_each_source_without_secrets(tmp_path, monkeypatch):
+    monkeypatch.setenv("JOURNEY_LOCAL_DIR", str(tmp_path))
+    for var in ("META_ACCESS_TOKEN", "META_AD_ACCOUNT_ID", "GA4_PROPERTY_ID", "GA4_ACCESS_TOKEN",
+                "EVENTS_LANDING_DIR", "ORDER_HISTORY_PATH"):  # fmt: skip
+        monkeypatch.delenv(var, raising=False)
+    for var, value in SHOP.items():
+        monkeypatch.setenv(var, value)
+    result = CliRunner().invoke(main, ["sources"])
+    assert result.exit_code == 0, result.output
+    lines = {
+        line.split()[0]: line
+        for line in result.output.splitlines()
+        if line and line.split()[0] in {s.name for s in SOURCES}
+    }
+    assert set(lines) == {s.name for s in SOURCES}
+    assert "  configured" in lines["shopify"] and "https://brand.myshopify.com" in lines["shopify"]
+    assert "not configured" in lines["meta_ads"] and "set META_ACCESS_TOKEN" in lines["meta_ads"]
+    assert "shpat_secret" not in result.output
