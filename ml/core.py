@@ -11,6 +11,12 @@ exposes plain functions, no Dagster:
 and writes its output with `replace_table`. A model with several output tables also exposes
 `predict_tables(...) -> {table: frame}` and `TABLE_COLUMN_TYPES` (recommendations). The registry (ml/registry.py) records each Evaluation in
 ml.model_runs and decides promotion from `primary_metric` / `higher_is_better`.
+
+Any source is optional, so the marts a model reads may be empty or hold too little to fit and judge a
+model honestly. Then `build_training_set` (or, for a judgement only the evaluation can make,
+`evaluate`) raises `InsufficientData` with the reason and the counts behind it; the caller records a
+skipped run instead of training, and the scoring step writes its tables empty. It is never raised for
+a bug or a broken warehouse: those stay ordinary exceptions and fail the run.
 """
 
 from __future__ import annotations
@@ -23,6 +29,30 @@ import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
+
+LIMIT_PREFIXES = ("min_", "required_")
+
+
+class InsufficientData(Exception):
+    """The inputs cannot support training or evaluating this model (a source the shop does not have,
+    or too little history): a reason to skip the run, not a failure.
+
+    `reason` says what is missing in words a data engineer can act on; `facts` are the counts it was
+    judged on and the limits they were held against, numbers as numbers (limits are named `min_*` or
+    `required_*`, e.g. `holdout_customers=3, min_holdout_customers=20`)."""
+
+    def __init__(self, reason: str, **facts: int | float | str):
+        super().__init__(reason)
+        self.reason = reason
+        self.facts = facts
+
+    def counts(self) -> dict[str, int]:
+        """The integer facts that are observations, not limits (what a skipped run's row_counts hold)."""
+        return {
+            k: v
+            for k, v in self.facts.items()
+            if isinstance(v, int) and not isinstance(v, bool) and not k.startswith(LIMIT_PREFIXES)
+        }
 
 
 @dataclass

@@ -5,6 +5,11 @@ Promotion rule (`decide`): a candidate is promoted only if it beats its baseline
 AND is not worse than the current champion by more than `tolerance` (relative, on the same split).
 The champion is re-evaluated on the candidate's split when its artifact still fits the data; when it
 cannot be (features changed), its recorded metric is used and the reason says so.
+
+A run is `trained` (a candidate was fitted and judged) or `skipped` (the inputs could not support an
+honest fit: `ml.core.InsufficientData`). A skipped run has no model, so no metrics, no primary
+metric, no baseline and no artifact (those columns are null or `{}`, never invented); its `reason`
+says what was missing and `row_counts` / `data_window` hold the counts it was judged on.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from typing import Any
 
 import fsspec
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from ml.core import Evaluation
+from ml.core import Evaluation, InsufficientData
 
 DDL = """
 create table if not exists ml.model_runs (
@@ -32,18 +38,32 @@ create table if not exists ml.model_runs (
     data_window jsonb not null,
     row_counts jsonb not null,
     params jsonb not null,
-    primary_metric text not null,
-    higher_is_better boolean not null,
+    primary_metric text,
+    higher_is_better boolean,
     metrics jsonb not null,
-    baseline_name text not null,
+    baseline_name text,
     baseline_metrics jsonb not null,
     champion_version text,
     champion_metric double precision,
-    artifact_uri text not null,
+    artifact_uri text,
     promoted boolean not null,
     reason text not null,
-    train_seconds double precision
+    train_seconds double precision,
+    status text not null default 'trained' check (status in ('trained', 'skipped'))
 )
+"""
+
+# ml.model_runs created before runs could be skipped: add `status` (every existing row was trained) and
+# let the columns a skipped run has no value for be null. Run once, when `status` is missing, so the
+# nightly's concurrent ML steps do not queue on an ALTER's exclusive lock every time.
+MIGRATION = """
+alter table ml.model_runs
+    add column if not exists status text not null default 'trained'
+        check (status in ('trained', 'skipped')),
+    alter column primary_metric drop not null,
+    alter column higher_is_better drop not null,
+    alter column baseline_name drop not null,
+    alter column artifact_uri drop not null
 """
 
 
@@ -89,6 +109,12 @@ def new_version(model_name: str, now: dt.datetime | None = None) -> str:
 
 def ensure_table(conn: psycopg.Connection) -> None:
     conn.execute(DDL)
+    has_status = conn.execute(
+        """select 1 from information_schema.columns
+           where table_schema = 'ml' and table_name = 'model_runs' and column_name = 'status'"""
+    ).fetchone()
+    if not has_status:
+        conn.execute(MIGRATION)
 
 
 def champion(conn: psycopg.Connection, model_name: str) -> Champion | None:
@@ -144,20 +170,70 @@ def record_run(
     champion_metric: float | None,
     train_seconds: float,
 ) -> str:
-    ensure_table(conn)
-    run_id = uuid.uuid4().hex
-    conn.execute(
-        """insert into ml.model_runs values
-           (%s, %s, %s, now(), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-        (
-            run_id, model_name, version, as_of, Jsonb(jsonable(evaluation.split)), Jsonb(row_counts),
-            Jsonb(jsonable(params)), evaluation.primary_metric, evaluation.higher_is_better,
-            Jsonb(jsonable(evaluation.metrics)), evaluation.baseline_name,
-            Jsonb(jsonable(evaluation.baseline_metrics)), champion_version, champion_metric,
-            artifact_uri, decision.promoted, decision.reason, train_seconds,
-        ),
+    return _insert(
+        conn,
+        run_id=uuid.uuid4().hex, model=model_name, version=version, as_of=as_of,
+        data_window=Jsonb(jsonable(evaluation.split)), row_counts=Jsonb(jsonable(row_counts)),
+        params=Jsonb(jsonable(params)), primary_metric=evaluation.primary_metric,
+        higher_is_better=evaluation.higher_is_better, metrics=Jsonb(jsonable(evaluation.metrics)),
+        baseline_name=evaluation.baseline_name, baseline_metrics=Jsonb(jsonable(evaluation.baseline_metrics)),
+        champion_version=champion_version, champion_metric=champion_metric, artifact_uri=artifact_uri,
+        promoted=decision.promoted, reason=decision.reason, train_seconds=train_seconds, status="trained",
     )  # fmt: skip
-    return run_id
+
+
+def record_skip(
+    conn: psycopg.Connection,
+    *,
+    model_name: str,
+    version: str,
+    as_of: dt.date,
+    skip: InsufficientData,
+    params: dict[str, Any],
+    seconds: float,
+) -> str:
+    """A run that trained nothing because the inputs could not support it: status 'skipped', not
+    promoted, `reason` = why; every fact (counts and the limits they were held against) in
+    data_window, the observed counts in row_counts. Metrics, baseline and artifact stay empty: there
+    is no model to describe."""
+    return _insert(
+        conn,
+        run_id=uuid.uuid4().hex, model=model_name, version=version, as_of=as_of,
+        data_window=Jsonb(jsonable({"as_of": as_of, **skip.facts})), row_counts=Jsonb(skip.counts()),
+        params=Jsonb(jsonable(params)), primary_metric=None, higher_is_better=None, metrics=Jsonb({}),
+        baseline_name=None, baseline_metrics=Jsonb({}), champion_version=None, champion_metric=None,
+        artifact_uri=None, promoted=False, reason=skip.reason, train_seconds=seconds, status="skipped",
+    )  # fmt: skip
+
+
+def _insert(conn: psycopg.Connection, **row: Any) -> str:
+    ensure_table(conn)
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in row)
+    values = sql.SQL(", ").join(sql.Placeholder(c) for c in row)
+    conn.execute(
+        sql.SQL("insert into ml.model_runs ({}, trained_at) values ({}, now())").format(columns, values), row
+    )
+    return row["run_id"]
+
+
+@dataclass(frozen=True)
+class LastRun:
+    version: str
+    status: str
+    promoted: bool
+    reason: str
+    trained_at: dt.datetime
+
+
+def last_run(conn: psycopg.Connection, model_name: str) -> LastRun | None:
+    """The newest run of a model, trained or skipped (what the scoring step explains itself with)."""
+    ensure_table(conn)
+    row = conn.execute(
+        """select version, status, promoted, reason, trained_at from ml.model_runs
+           where model = %s order by trained_at desc limit 1""",
+        (model_name,),
+    ).fetchone()
+    return LastRun(*row) if row else None
 
 
 def jsonable(value: Any) -> Any:

@@ -215,13 +215,16 @@ def _check_columns(path: Path, columns: list[str]) -> None:
 
 def _merge(order: dict[str, Any], row: dict[str, Any], where: str) -> None:
     """A further line of a one-row-per-line export: its order fields must agree with the first line's
-    (empty repeats are fine, as exports often leave them blank on later lines)."""
+    (empty repeats are fine, as exports often leave them blank on later lines). Line timestamps may
+    differ (exports stamp each line): the order was placed at the earliest."""
     for name in ORDER_FIELDS:
         new = row[name]
         if new is None:
             continue
         if order[name] is None:
             order[name] = new
+        elif name == "ordered_at":
+            order[name] = min(order[name], new)
         elif order[name] != new:
             raise ValueError(f"{name} {new!s} differs from {order[name]!s} given for this order at {where}")
 

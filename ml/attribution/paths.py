@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from ml.core import read_frame, to_date
+from ml.core import InsufficientData, read_frame, to_date
 
 # every touch of every attributed order: each touch has a row under some model (linear credits all)
 TOUCHES_SQL = """
@@ -43,6 +43,9 @@ where
     )
 order by visitor, sessions.session_start
 """
+
+
+SESSIONS_SQL = "select count(*) from marts.fct_sessions where session_start < %(as_of)s"
 
 
 @dataclass
@@ -105,14 +108,48 @@ def open_paths(sessions: pd.DataFrame, lookback_days: int) -> pd.DataFrame:
     )
 
 
+def require_journeys(
+    conn: psycopg.Connection, as_of: dt.date, touches: pd.DataFrame, open_sessions: pd.DataFrame
+) -> None:
+    """InsufficientData unless there are tracked sessions, attributed orders and sessions that are no
+    order's touchpoint: a data-driven model credits a channel for raising the chance of conversion,
+    which takes journeys that converted and journeys that did not."""
+    sessions = conn.execute(SESSIONS_SQL, {"as_of": as_of}).fetchone()[0]
+    facts = {
+        "sessions": int(sessions),
+        "attributed_orders": int(touches["order_id"].nunique()),
+        "non_converting_sessions": len(open_sessions),
+    }
+    if not sessions:
+        reason = (
+            f"marts.fct_sessions has no session before {as_of} (no tracked web events): there are no "
+            "journeys to attribute"
+        )
+    elif not facts["attributed_orders"]:
+        reason = (
+            f"marts.fct_attribution has no attributed order before {as_of} (no orders, or none "
+            "matched to a journey): there are no conversions to credit"
+        )
+    elif not len(open_sessions):
+        reason = (
+            "every session is an order's touchpoint: without journeys that did not convert, no "
+            "channel can be credited for raising conversion"
+        )
+    else:
+        return
+    raise InsufficientData(reason, **facts)
+
+
 def build_training_set(conn: psycopg.Connection, as_of: dt.date | str, params=None) -> TrainingSet:
-    """Converting and non-converting paths that ended before `as_of`."""
+    """Converting and non-converting paths that ended before `as_of`; InsufficientData without
+    sessions, attributed orders or non-converting sessions (see `require_journeys`)."""
     from ml.attribution.model import Params
 
     params = params or Params()
     as_of = to_date(as_of)
     touches = read_frame(conn, TOUCHES_SQL, {"as_of": as_of})
     sessions = read_frame(conn, OPEN_SESSIONS_SQL, {"as_of": as_of})
+    require_journeys(conn, as_of, touches, sessions)
     paths = pd.concat(
         [converting_paths(touches), open_paths(sessions, params.lookback_days)], ignore_index=True
     )

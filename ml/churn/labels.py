@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ml.churn.features import snapshot_at
+from ml.core import InsufficientData
 
 
 def _epoch_ms(stamps: pd.Series) -> np.ndarray:
@@ -63,3 +64,28 @@ def time_split(snapshot_dates, as_of: dt.date, horizon_days: int) -> tuple[list[
             f"validation snapshot {validation}"
         )
     return train, validation
+
+
+def split_or_skip(features: pd.DataFrame, as_of: dt.date, horizon_days: int) -> tuple[list[dt.date], dt.date]:
+    """`time_split` of the feature snapshots, or InsufficientData saying what the history lacks: no
+    snapshot at all (no orders: the shop has no order source, or nothing is loaded yet), or too few
+    snapshots old enough for a complete label window on both sides of the split."""
+    if not len(features):
+        raise InsufficientData(
+            f"marts.ml_customer_features has no snapshot on or before {as_of} (no orders: no order "
+            "source is configured, or none is loaded yet)",
+            snapshots=0,
+            required_horizon_days=horizon_days,
+        )
+    dates = sorted(set(features["snapshot_date"]))
+    try:
+        return time_split(dates, as_of, horizon_days)
+    except ValueError as exc:
+        raise InsufficientData(
+            f"{exc} (snapshots {dates[0]}..{dates[-1]}): a label needs {horizon_days} days of orders "
+            "after its snapshot, for a validation snapshot and an earlier training one",
+            snapshots=len(dates),
+            first_snapshot=str(dates[0]),
+            last_snapshot=str(dates[-1]),
+            required_horizon_days=horizon_days,
+        ) from exc

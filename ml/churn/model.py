@@ -20,8 +20,8 @@ from sklearn.linear_model import LogisticRegression
 
 from ml import metrics
 from ml.churn.features import describe, feature_matrix, load_features, load_orders
-from ml.churn.labels import churn_labels, time_split
-from ml.core import Evaluation, to_date
+from ml.churn.labels import churn_labels, split_or_skip
+from ml.core import Evaluation, InsufficientData, to_date
 
 OUTPUT_TABLE = "ml.churn_scores"
 COLUMN_TYPES = {
@@ -53,6 +53,10 @@ class Params:
     reg_lambda: float = 1.0
     n_jobs: int = 2
     seed: int = 42
+    # training and validation rows must each hold at least this many churned AND retained customers:
+    # with fewer, the classifier has nothing to contrast and ROC AUC on the validation snapshot is
+    # decided by a handful of customers (otherwise the run is skipped, see ml.core.InsufficientData)
+    min_class_rows: int = 10
 
 
 @dataclass
@@ -110,14 +114,17 @@ def _active(frame: pd.DataFrame, params: Params) -> pd.DataFrame:
 def build_training_set(
     conn: psycopg.Connection, as_of: dt.date | str, params: Params = Params()
 ) -> TrainingSet:
+    """Raises InsufficientData without feature snapshots, without a snapshot whose label window is
+    complete, or with fewer than `min_class_rows` churned or retained customers on either side."""
     as_of = to_date(as_of)
     features = load_features(conn, as_of)
-    train_dates, valid_date = time_split(features["snapshot_date"], as_of, params.horizon_days)
+    train_dates, valid_date = split_or_skip(features, as_of, params.horizon_days)
     orders = load_orders(conn, as_of)
     rows = _active(features[features["snapshot_date"].isin([*train_dates, valid_date])], params)
     labels = churn_labels(rows, orders, params.horizon_days).to_numpy()
     x = feature_matrix(rows)
     is_valid = (rows["snapshot_date"] == valid_date).to_numpy()
+    require_both_classes(labels[~is_valid], labels[is_valid], params.min_class_rows)
     return TrainingSet(
         as_of=as_of,
         train_snapshots=train_dates,
@@ -128,6 +135,24 @@ def build_training_set(
         y_valid=labels[is_valid],
         feature_names=list(x.columns),
     )
+
+
+def require_both_classes(y_train: np.ndarray, y_valid: np.ndarray, minimum: int) -> None:
+    """InsufficientData unless training and validation each hold `minimum` churned and retained rows."""
+    facts: dict[str, int] = {"min_class_rows": minimum}
+    short = []
+    for split, y in (("train", y_train), ("validation", y_valid)):
+        churned = int(np.sum(y))
+        retained = len(y) - churned
+        facts |= {f"{split}_rows": len(y), f"{split}_churned": churned, f"{split}_retained": retained}
+        if min(churned, retained) < minimum:
+            short.append(f"{split}: {churned} churned / {retained} retained")
+    if short:
+        raise InsufficientData(
+            f"too few active customers of each class ({'; '.join(short)}): churn needs at least "
+            f"{minimum} churned and {minimum} retained in both the training and the validation rows",
+            **facts,
+        )
 
 
 def train(training_set: TrainingSet, params: Params = Params()) -> ChurnModel:

@@ -13,7 +13,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from ml.core import Evaluation
+from ml.core import Evaluation, InsufficientData
 from ml.forecast.data import MEASURES, TOTAL, TrainingSet
 from ml.forecast.metrics import WEEK, mase, seasonal_naive, smape
 from ml.forecast.model import ForecastModel, Params, fit_series, forecast_series
@@ -99,6 +99,11 @@ def evaluate(model: ForecastModel, training_set: TrainingSet, params: Params | N
 
     params = params or model.params
     scores, total_units = run_backtest(training_set, params)
+    if scores.empty:  # build_training_set asks for enough history; only odd params get here
+        raise InsufficientData(
+            f"no backtest origin of {params.backtest_origins} has {2 * WEEK} days of history before it",
+            origins_scored=0,
+        )
     metrics, baseline = summarize(scores)
     metrics["smape_ratio_vs_naive"] = (
         metrics["smape"] / baseline["smape"] if baseline["smape"] else float("nan")

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ml.core import to_date
 from ml.forecast.calendar import shop_events
-from ml.forecast.data import MEASURES, TrainingSet
+from ml.forecast.data import MEASURES, TrainingSet, series_with_sales
 
 
 def _quiet_logs() -> None:
@@ -163,12 +163,15 @@ def predict(
     """Rows of ml.demand_forecast: `horizon_days` days from as_of, per category and 'total', preceded
     by the `recent_days` before as_of forecast out of sample (where history allowed the fit).
 
-    `conn` is unused (the fitted model carries its history); it stays for the shared signature."""
+    The fitted model carries its history; `conn` only says which of its series still have sales
+    before as_of, so a model fitted before a source was removed or replaced forecasts no category the
+    shop no longer sells (and nothing at all when no sales are left)."""
     params = params or model.params
     start = to_date(as_of)
     parts = []
     recent_start = start - dt.timedelta(days=params.recent_days)
-    for category in model.categories:
+    selling = series_with_sales(conn, start)
+    for category in (c for c in model.categories if c in selling):
         row = None
         for measure in MEASURES:
             fc = forecast_series(model.prophets[(category, measure)], start, params.horizon_days)
@@ -187,6 +190,8 @@ def predict(
             )
             row = fc if row is None else row.merge(fc, on="forecast_date")
         parts.append(row.assign(category=category))
+    if not parts:
+        return pd.DataFrame(columns=list(COLUMN_TYPES))
     out = pd.concat(parts, ignore_index=True)
     out["forecast_date"] = out["forecast_date"].dt.date
     out["model_version"] = model_version

@@ -2,7 +2,7 @@
 (one regeneration with the reasons) -> `insights.llm_insights`.
 
 `run_topic` is what the Dagster asset calls; it never fails because ML tables are missing (the
-context says "no data" and no insight is stored), but it does fail loudly when the LLM endpoint is
+context says "no data" and the topic stores one `no_data` row with the reason), but it fails loudly when the LLM endpoint is
 unreachable or keeps answering malformed JSON.
 """
 
@@ -95,8 +95,9 @@ def run_topic(
         context = build_context(conn, topic, run_date)
         result = TopicResult(topic=topic, run_date=run_date, status=context["status"], context=context)
         if context["status"] != "ok":
-            result.reason = context.get("reason")
-            store.replace_topic(conn, run_date, topic, [])
+            result.reason = context.get("reason") or "no data"
+            row = store.no_data_row(topic, result.reason, cache.context_hash(context), PROMPT_VERSION)
+            store.replace_topic(conn, run_date, topic, [row])
             return result
         ctx_hash = cache.context_hash(context)
         if llm.enabled:

@@ -1,4 +1,6 @@
-"""`insights.llm_insights`: one row per insight, idempotent per (run_date, topic).
+"""`insights.llm_insights`: one row per insight, idempotent per (run_date, topic). A topic without data
+for a run date gets one row of its own (`status = 'no_data'`, rank 0, the reason as its observation),
+so an analyst sees that the topic ran and why it said nothing; dashboards read `status = 'published'`.
 
 Created by the transformer role in schema `insights`, so the warehouse contract's default privileges
 grant SELECT to the read-only `reporter` (Metabase) without an explicit grant here.
@@ -27,7 +29,7 @@ create table if not exists insights.llm_insights (
     model text,
     prompt_version text not null,
     context_hash text not null,
-    status text not null check (status in ('published', 'rejected')),
+    status text not null check (status in ('published', 'rejected', 'no_data')),
     rejection_reason text,
     prompt_tokens integer not null default 0,
     completion_tokens integer not null default 0,
@@ -65,11 +67,45 @@ class InsightRow:
     cache_hit: bool = False
 
 
+STATUS_CHECK = "llm_insights_status_check"
+
+
 def ensure_tables(conn: psycopg.Connection) -> None:
     from ml.insights.cache import CACHE_DDL
 
     conn.execute(DDL)
     conn.execute(CACHE_DDL)
+    # tables created before 'no_data' existed: widen the status check (only then: no lock otherwise)
+    definition = conn.execute(
+        "select pg_get_constraintdef(oid) from pg_constraint where conname = %s "
+        "and conrelid = 'insights.llm_insights'::regclass",
+        (STATUS_CHECK,),
+    ).fetchone()
+    if definition is not None and "no_data" not in definition[0]:
+        with conn.transaction():
+            conn.execute(f"alter table insights.llm_insights drop constraint {STATUS_CHECK}")
+            conn.execute(
+                f"alter table insights.llm_insights add constraint {STATUS_CHECK} "
+                "check (status in ('published', 'rejected', 'no_data'))"
+            )
+
+
+def no_data_row(topic: str, reason: str, context_hash: str, prompt_version: str) -> InsightRow:
+    """The row a topic without data stores for its run date: what was missing, and what would fill it."""
+    return InsightRow(
+        rank=0,
+        headline=f"No {topic} insights: no data for this run date",
+        observation=reason,
+        recommendation="Nothing to act on; connect or load the source the reason names to get this topic.",
+        priority="low",
+        evidence=[],
+        generator="rules",
+        model=None,
+        prompt_version=prompt_version,
+        context_hash=context_hash,
+        status="no_data",
+        rejection_reason=None,
+    )
 
 
 def replace_topic(conn: psycopg.Connection, run_date: dt.date, topic: str, rows: list[InsightRow]) -> None:

@@ -24,8 +24,8 @@ import xgboost as xgb
 
 from ml import metrics
 from ml.churn.features import feature_matrix, load_features, load_orders, snapshot_at
-from ml.churn.labels import future_window, time_split
-from ml.core import Evaluation, to_date
+from ml.churn.labels import future_window, split_or_skip, time_split
+from ml.core import Evaluation, InsufficientData, to_date
 from ml.ltv.bgnbd import BgNbd, GammaGamma, fit_bgnbd, fit_gamma_gamma
 
 OUTPUT_TABLE = "ml.ltv_predictions"
@@ -55,6 +55,11 @@ class Params:
     n_jobs: int = 2
     seed: int = 42
     bgnbd_penalizer: float = 0.0
+    # training and validation rows must each hold at least this many customers who spent in the
+    # window (a regressor fitted on, or judged against, nearly all zeros says nothing), and this many
+    # customers must have a repeat purchase before the validation snapshot (BG/NBD's purchase rate and
+    # dropout are not identifiable from first orders alone); otherwise the run is skipped
+    min_buyers: int = 10
 
 
 @dataclass
@@ -163,15 +168,19 @@ def training_horizon(snapshot_dates, as_of: dt.date, params: Params) -> int:
 def build_training_set(
     conn: psycopg.Connection, as_of: dt.date | str, params: Params = Params()
 ) -> TrainingSet:
+    """Raises InsufficientData without feature snapshots, without a snapshot whose (fallback) horizon is
+    complete, or with fewer than `min_buyers` spenders or repeat customers (see Params)."""
     as_of = to_date(as_of)
     features = load_features(conn, as_of)
     horizon = training_horizon(features["snapshot_date"], as_of, params)
-    train_dates, valid_date = time_split(features["snapshot_date"], as_of, horizon)
+    train_dates, valid_date = split_or_skip(features, as_of, horizon)
     orders = load_orders(conn, as_of)
     rows = features[features["snapshot_date"].isin([*train_dates, valid_date])]
     target = future_window(rows, orders, horizon)["future_revenue"].clip(lower=0).to_numpy()
     x = feature_matrix(rows)
     is_valid = (rows["snapshot_date"] == valid_date).to_numpy()
+    calibration = customer_stats(orders, valid_date)
+    require_buyers(target[~is_valid], target[is_valid], calibration, horizon, params.min_buyers)
     return TrainingSet(
         as_of=as_of,
         horizon_days=params.horizon_days,
@@ -183,9 +192,39 @@ def build_training_set(
         x_valid=x[is_valid],
         y_valid=target[is_valid],
         valid_customers=rows.loc[is_valid, "customer_id"].to_numpy(),
-        calibration=customer_stats(orders, valid_date),
+        calibration=calibration,
         feature_names=list(x.columns),
     )
+
+
+def require_buyers(
+    y_train: np.ndarray, y_valid: np.ndarray, calibration: pd.DataFrame, horizon: int, minimum: int
+) -> None:
+    """InsufficientData unless both sides hold `minimum` customers with revenue in the horizon and
+    `minimum` customers have repeat purchases before the validation snapshot."""
+    facts = {
+        "train_rows": len(y_train),
+        "train_buyers": int((y_train > 0).sum()),
+        "validation_rows": len(y_valid),
+        "validation_buyers": int((y_valid > 0).sum()),
+        "repeat_customers": int((calibration["x"] > 0).sum()),
+        "min_buyers": minimum,
+    }
+    short = [
+        f"{what} {facts[key]}"
+        for what, key in (
+            ("training rows with revenue in the horizon", "train_buyers"),
+            ("validation rows with revenue in the horizon", "validation_buyers"),
+            ("customers with a repeat purchase", "repeat_customers"),
+        )
+        if facts[key] < minimum
+    ]
+    if short:
+        raise InsufficientData(
+            f"too few buyers for LTV ({'; '.join(short)}): needs at least {minimum} of each "
+            f"({horizon}-day horizon)",
+            **facts,
+        )
 
 
 def fit_baseline(stats: pd.DataFrame, params: Params) -> Baseline:

@@ -110,7 +110,8 @@ class ItemItemModel:
             if cold[r]:
                 reasons.append("trending")
             elif cf[r, i] < self.popularity_blend * self.popularity[i]:  # the prior outweighs the history
-                reasons.append(f"popular in {self.categories[i]}")
+                category = self.categories[i]  # a shop without a taxonomy has no category to name
+                reasons.append("popular" if category == "uncategorised" else f"popular in {category}")
             elif j == i:
                 reasons.append("buy again" if b else "viewed recently")
             else:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from ml.core import Evaluation, to_date
+from ml.core import Evaluation, InsufficientData, to_date
 from ml.recommendations import data
 from ml.recommendations.metrics import ranking_metrics
 from ml.recommendations.model import ItemItemModel, item_similarity, mask_unrecommendable, scaled, top_k
@@ -55,6 +55,11 @@ class Params:
     shrinkage: float = 5.0  # cosine denominator shrinkage (damps similarities of rarely-seen products)
     self_similarity: float = 1.0  # how much a product in the history counts for itself (re-buys)
     popularity_blend: float = 0.3  # weight of global popularity added to the [0, 1]-scaled CF score
+    # below these the run is skipped (ml.core.InsufficientData): customers whose pre-holdout history
+    # holds two or more catalog products are the only ones that put anything off the diagonal of the
+    # item similarity; precision@k averaged over fewer holdout buyers is decided by a handful of people
+    min_multi_product_customers: int = 10
+    min_holdout_customers: int = 20
 
 
 @dataclass
@@ -80,10 +85,12 @@ class RecommenderBundle:
 def build_training_set(
     conn: psycopg.Connection, as_of: dt.date | str, params: Params = Params()
 ) -> TrainingSet:
+    """Raises InsufficientData when the catalog, the pre-holdout histories or the holdout are too
+    small to fit item similarities and judge them (see `require_enough`)."""
     as_of = to_date(as_of)
     end = data.midnight_utc(as_of)
     cutoff = end - dt.timedelta(days=params.holdout_days)
-    return TrainingSet(
+    training_set = TrainingSet(
         as_of=as_of,
         cutoff=cutoff,
         end=end,
@@ -92,15 +99,54 @@ def build_training_set(
         full_interactions=data.read_interactions(conn, end, params.recent_days),
         holdout=data.read_purchases_between(conn, cutoff, end),
     )
+    require_enough(training_set, params)
+    return training_set
+
+
+def require_enough(ts: TrainingSet, params: Params) -> None:
+    """InsufficientData unless the catalog has two products, `min_multi_product_customers` customers
+    have two or more catalog products in their pre-holdout history, and `min_holdout_customers`
+    customers bought something in the holdout window."""
+    catalog = set(ts.products["product_id"].astype("int64"))
+    known = ts.train_interactions[ts.train_interactions["product_id"].isin(catalog)]
+    per_customer = known.groupby("customer_id")["product_id"].nunique()
+    holdout = ts.holdout[ts.holdout["product_id"].isin(catalog)]
+    facts = {
+        "catalog_products": len(catalog),
+        "train_interactions": len(known),
+        "train_customers": len(per_customer),
+        "multi_product_customers": int((per_customer >= 2).sum()),
+        "holdout_customers": int(holdout["customer_id"].nunique()),
+        "min_multi_product_customers": params.min_multi_product_customers,
+        "min_holdout_customers": params.min_holdout_customers,
+    }
+    window = f"before {ts.cutoff.date()}"
+    if len(catalog) < 2:
+        reason = f"marts.dim_products holds {len(catalog)} products: no catalog to recommend from"
+    elif facts["multi_product_customers"] < params.min_multi_product_customers:
+        reason = (
+            f"{facts['multi_product_customers']} customers have two or more products in their history "
+            f"{window} (order items, product views, add-to-carts); item-item similarity needs at least "
+            f"{params.min_multi_product_customers}"
+        )
+    elif facts["holdout_customers"] < params.min_holdout_customers:
+        reason = (
+            f"{facts['holdout_customers']} customers bought a catalog product in the {params.holdout_days}-day "
+            f"holdout {ts.cutoff.date()}..{ts.end.date()}; precision@{params.k} needs at least "
+            f"{params.min_holdout_customers}"
+        )
+    else:
+        return
+    raise InsufficientData(reason, **facts)
 
 
 def fit(
     interactions: pd.DataFrame, products: pd.DataFrame, end: dt.datetime, params: Params
 ) -> ItemItemModel:
     """Fit item similarities, popularity and trending on interactions before `end`."""
-    available = (
-        products["product_status"].fillna("active").eq("active") & (products["created_at"] < end)
-    ).to_numpy()
+    # a product without a launch date (e.g. one only seen in an imported order history) is on sale
+    launched = products["created_at"].isna() | (products["created_at"] < end)
+    available = (products["product_status"].fillna("active").eq("active") & launched).to_numpy()
     model = ItemItemModel(
         product_ids=products["product_id"].to_numpy(dtype=np.int64),
         titles=products["product_title"].fillna(products["product_id"].astype(str)).tolist(),
@@ -161,6 +207,15 @@ def evaluate(bundle: RecommenderBundle, training_set: TrainingSet, params: Param
     for name, value in trending.items():
         metrics[f"trending_{name}"] = value
     primary = f"precision_at_{k}"
+    if metrics[primary] == 0 and popularity[primary] == 0:
+        # not a loss to the baseline: the holdout cannot tell any recipe from another
+        raise InsufficientData(
+            f"none of the {len(customers)} holdout customers' purchases is in the model's or in the "
+            f"popularity baseline's top {k} ({primary} 0 vs 0): the holdout cannot judge the recommender",
+            holdout_customers=len(customers),
+            holdout_purchases=len(ts.holdout),
+            recommendable_products=catalog,
+        )
     cold = int((history.confidence.getnnz(axis=1) == 0).sum())
     ratio = metrics[primary] / popularity[primary] if popularity[primary] > 0 else float("inf")
     warm = {
@@ -209,12 +264,16 @@ def predict(
     model_version: str = "dev",
 ) -> pd.DataFrame:
     """Top k for every customer in marts.dim_customers from their history before `as_of`
-    (customers without any history get trending products, reason 'trending')."""
+    (customers without any history get trending products, reason 'trending'), among the products
+    marts.dim_products still holds."""
     model = bundle.model
     end = data.midnight_utc(to_date(as_of))
     interactions = data.read_interactions(conn, end, params.recent_days)
     customers = data.read_customers(conn)
     recs = model.recommend(model.history(interactions, params, customers), params.k)
+    # only products the catalog still has (the model may predate a change of sources)
+    recs = recs[recs["product_id"].isin(data.read_products(conn)["product_id"])].reset_index(drop=True)
+    recs["rank"] = recs.groupby("customer_id").cumcount() + 1
     recs["model_version"] = model_version
     recs = recs.astype({"customer_id": "int64", "rank": "int64", "product_id": "int64", "score": "float64"})
     return recs[list(COLUMN_TYPES)]
@@ -236,10 +295,17 @@ def predict_tables(
     *,
     model_version: str = "dev",
 ) -> dict[str, pd.DataFrame]:
-    """Both output tables, keyed by table name (what the scoring asset writes)."""
+    """Both output tables, keyed by table name (what the scoring asset writes). Similar products are
+    those of the current catalog only: a champion fitted on an earlier catalog (a source since
+    replaced or removed) must not publish products the shop no longer has."""
+    catalog = data.read_products(conn)["product_id"]
+    similar = predict_similar(bundle, params)
+    on_sale = similar["product_id"].isin(catalog) & similar["similar_product_id"].isin(catalog)
+    similar = similar[on_sale].reset_index(drop=True)
+    similar["rank"] = similar.groupby("product_id").cumcount() + 1
     return {
         OUTPUT_TABLE: predict(bundle, conn, as_of, params, model_version=model_version),
-        SIMILAR_TABLE: predict_similar(bundle, params),
+        SIMILAR_TABLE: similar.astype({"rank": "int64"}),
     }
 
 

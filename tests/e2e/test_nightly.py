@@ -70,7 +70,7 @@ def test_churn_probabilities_and_recommendations(nightly, warehouse):
             "select min(churn_probability), max(churn_probability) from ml.churn_scores"
         ).fetchone()
         published = conn.execute(
-            "select count(*) from insights.llm_insights where generator = 'rules'"
+            "select count(*) from insights.llm_insights where generator = 'rules' and status = 'published'"
         ).fetchone()[0]
     assert 0 <= lo <= hi <= 1
     assert published > 0

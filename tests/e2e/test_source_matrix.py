@@ -261,9 +261,14 @@ def test_every_model_trains_or_says_why_it_skipped(case):
 def test_topics_with_data_publish(case):
     published = {
         t
-        for (t,) in _query(case, "select distinct topic from insights.llm_insights where generator = 'rules'")
+        for (t,) in _query(
+            case, "select distinct topic from insights.llm_insights where status = 'published'"
+        )
     }
     assert set(case["spec"]["topics"]) <= published, published
+    said = dict(_query(case, "select topic, observation from insights.llm_insights where status = 'no_data'"))
+    assert set(said) | published == {"funnel", "campaigns", "cohorts", "customers", "demand"}
+    assert not set(said) & published and all(said.values()), said
 
 
 def test_second_ingest_changes_no_raw_row_count(case):

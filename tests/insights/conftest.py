@@ -18,6 +18,12 @@ from starlette.routing import Route
 from ingestion.sandbox.emulators.server import BackgroundServer
 from ingestion.warehouse import WarehouseSettings
 
+# every table the ML assets write (the insight topics read three of them)
+ML_OUTPUTS = (
+    "churn_scores", "ltv_predictions", "product_recommendations", "similar_products", "demand_forecast",
+    "attribution_data_driven",
+)  # fmt: skip
+
 ML_TABLES_SQL = """
 create table ml.churn_scores as
 select customer_id, (select max(order_date) from marts.fct_order_items) as snapshot_date,
@@ -57,8 +63,20 @@ from f;
 
 @pytest.fixture(scope="session")
 def insights_wh(built_tiny, dbt_warehouse: WarehouseSettings) -> WarehouseSettings:
-    """The built tiny warehouse (marts present, no ML tables)."""
+    """The built tiny warehouse (marts present, no ML tables: those the ML tier may have scored into
+    the same database earlier in the session are dropped)."""
+    with psycopg.connect(dbt_warehouse.role_url("transformer"), autocommit=True) as conn:
+        for t in ML_OUTPUTS:
+            conn.execute(f"drop table if exists ml.{t}")
     return dbt_warehouse
+
+
+@pytest.fixture(scope="session")
+def empty_insights_wh(built_tiny, dbt_warehouse: WarehouseSettings) -> WarehouseSettings:
+    """Every relation of the tiny dbt build without a row (a shop with no source loaded yet)."""
+    from tests.ml.copies import copy_database
+
+    return copy_database(dbt_warehouse, "journey_insights_empty", schema_only=True)
 
 
 @pytest.fixture

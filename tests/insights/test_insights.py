@@ -85,7 +85,9 @@ def test_contexts_without_ml_tables_say_no_data(insights_wh):
             assert build_context(conn, topic, RUN_DATE)["status"] == "ok", topic
     result = run_topic("customers", RUN_DATE, insights_wh, LLMSettings())
     assert (result.status, result.published, result.rejected) == ("no data", 0, 0)
-    assert _rows(insights_wh, "customers") == []
+    (row,) = _rows(insights_wh, "customers")  # one row saying why, never an invented insight
+    assert (row["status"], row["rank"], row["observation"]) == ("no_data", 0, result.reason)
+    assert row["evidence"] == [] and row["priority"] == "low"
 
 
 def test_reference_date_is_min_of_run_date_and_data(insights_wh):

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from ml import registry
-from ml.core import Evaluation
+from ml.core import Evaluation, InsufficientData
 
 
 def _ev(model: float, baseline: float, higher: bool = True) -> Evaluation:
@@ -77,3 +77,90 @@ def test_model_runs_and_champion(warehouse):
         ).fetchall()
         assert rows == [("v1", True, "why", "0.81"), ("v2", False, "why", "0.7")]
         conn.execute("delete from ml.model_runs where model = 'unit_test_model'")
+
+
+def test_skipped_runs_are_recorded_and_never_become_champions(warehouse):
+    with psycopg.connect(warehouse.role_url("transformer")) as conn:
+        registry.ensure_table(conn)
+        conn.execute("delete from ml.model_runs where model = 'unit_test_skip'")
+        skip = InsufficientData("3 customers; needs 20", customers=3, min_customers=20, first="2025-01-01")
+        registry.record_skip(
+            conn, model_name="unit_test_skip", version="s1", as_of=dt.date(2026, 1, 1), skip=skip,
+            params={"depth": 3}, seconds=0.1,
+        )  # fmt: skip
+        assert registry.champion(conn, "unit_test_skip") is None
+        last = registry.last_run(conn, "unit_test_skip")
+        assert (last.version, last.status, last.promoted, last.reason) == (
+            "s1",
+            "skipped",
+            False,
+            "3 customers; needs 20",
+        )
+        row = conn.execute(
+            """select metrics, baseline_metrics, primary_metric, baseline_name, artifact_uri, row_counts,
+                      data_window, params
+               from ml.model_runs where model = 'unit_test_skip'"""
+        ).fetchone()
+        assert row == (
+            {}, {}, None, None, None, {"customers": 3},
+            {"as_of": "2026-01-01", "customers": 3, "min_customers": 20, "first": "2025-01-01"}, {"depth": 3},
+        )  # fmt: skip
+        conn.execute("delete from ml.model_runs where model = 'unit_test_skip'")
+
+
+OLD_DDL = """
+create table ml.model_runs (
+    run_id text primary key, model text not null, version text not null,
+    trained_at timestamptz not null, as_of date not null, data_window jsonb not null,
+    row_counts jsonb not null, params jsonb not null, primary_metric text not null,
+    higher_is_better boolean not null, metrics jsonb not null, baseline_name text not null,
+    baseline_metrics jsonb not null, champion_version text, champion_metric double precision,
+    artifact_uri text not null, promoted boolean not null, reason text not null,
+    train_seconds double precision
+)
+"""
+
+
+def test_a_model_runs_table_from_before_skips_is_migrated_once(warehouse):
+    """ml.model_runs as earlier releases created it: existing rows become 'trained', the columns a
+    skipped run has no value for become nullable, and re-running the migration changes nothing."""
+    import dataclasses
+
+    from ingestion.warehouse import init_warehouse
+
+    settings = dataclasses.replace(warehouse, database="journey_registry_migration")
+    with psycopg.connect(warehouse.role_url("admin"), autocommit=True) as conn:
+        conn.execute("drop database if exists journey_registry_migration with (force)")
+        conn.execute("create database journey_registry_migration")
+    init_warehouse(settings)
+    with psycopg.connect(settings.role_url("transformer")) as conn:
+        conn.execute(OLD_DDL)
+        conn.execute(
+            """insert into ml.model_runs values ('r0', 'churn', 'v0', now(), '2026-01-01', '{}', '{}', '{}',
+               'roc_auc', true, '{"roc_auc": 0.8}', 'recency', '{"roc_auc": 0.7}', null, null,
+               'memory://x/v0.pkl', true, 'first model', 1.0)"""
+        )
+        for _ in range(2):
+            registry.ensure_table(conn)
+        assert registry.champion(conn, "churn").version == "v0"
+        assert registry.last_run(conn, "churn").status == "trained"
+        nullable = dict(
+            conn.execute(
+                """select column_name, is_nullable from information_schema.columns
+                   where table_schema = 'ml' and table_name = 'model_runs'"""
+            ).fetchall()
+        )
+        assert {c for c, n in nullable.items() if n == "YES"} >= {
+            "primary_metric", "higher_is_better", "baseline_name", "artifact_uri",
+        }  # fmt: skip
+        assert nullable["status"] == "NO" and nullable["reason"] == "NO"
+        conn.commit()  # trained_at is the transaction's now(): the skip below is a later run
+        registry.record_skip(
+            conn, model_name="churn", version="v1", as_of=dt.date(2026, 1, 2),
+            skip=InsufficientData("no snapshot", snapshots=0), params={}, seconds=0.0,
+        )  # fmt: skip
+        conn.commit()
+        assert registry.last_run(conn, "churn").status == "skipped"
+        assert registry.champion(conn, "churn").version == "v0"  # the skip leaves the champion in place
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("update ml.model_runs set status = 'half-trained'")

@@ -37,7 +37,7 @@ ORDER_LEVEL = (
 PER_LINE = (
     " Customer_ID ,Order_ID,Ordered_At,Amount,SKU,Title,Quantity,Price,Email\n"
     "C-0001,inv-10,20240301,,85123A,Heart holder,6,2.55,Ann@Example.com\n"
-    "C-0001,inv-10,,,71053,Lantern,6,3.39,\n"
+    "C-0001,inv-10,2024-02-29T23:59:00Z,,71053,Lantern,6,3.39,\n"
     "C-0002,inv-11,2024-03-02T09:00:00+02:00,15.30,22752,Glass set,2,7.65,\n"
 )
 
@@ -66,7 +66,7 @@ def test_one_row_per_line_export(tmp_path):
     orders = {o["order_id"]: o for o in history.orders}
     assert orders["inv-10"]["amount"] == Decimal("6") * Decimal("2.55") + Decimal("6") * Decimal("3.39")
     assert orders["inv-10"]["email"] == "Ann@Example.com" and orders["inv-10"]["customer_id"] == "C-0001"
-    assert orders["inv-10"]["ordered_at"] == datetime(2024, 3, 1, tzinfo=UTC)  # basic ISO date
+    assert orders["inv-10"]["ordered_at"] == datetime(2024, 2, 29, 23, 59, tzinfo=UTC)  # the earliest line
     assert orders["inv-11"]["amount"] == Decimal("15.30")
     lines = [(i["order_id"], i["line_number"], i["sku"], i["source_line"]) for i in history.order_items]
     assert lines == [("inv-10", 1, "85123A", 2), ("inv-10", 2, "71053", 3), ("inv-11", 1, "22752", 4)]

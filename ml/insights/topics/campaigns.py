@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from ml.insights.topics.common import diff, no_data, num, reference_date, table_exists
+from ml.insights.topics.common import diff, is_empty, no_data, num, reference_date, table_exists
 
 TOPIC = "campaigns"
 # dbt var `attribution_models` (dbt_project.yml): the wide mart has one column set per model
@@ -42,6 +42,10 @@ def _ratio(a: Any, b: Any) -> float | None:
 def build_context(conn: psycopg.Connection, run_date: dt.date) -> dict[str, Any]:
     if not table_exists(conn, "marts.fct_campaign_performance_daily"):
         return no_data(TOPIC, run_date, "marts.fct_campaign_performance_daily does not exist")
+    if is_empty(conn, "marts.fct_campaign_performance_daily"):
+        return no_data(
+            TOPIC, run_date, "marts.fct_campaign_performance_daily is empty (no ad platform source)"
+        )
     ref = reference_date(
         conn, run_date, "select max(date_day) from marts.fct_campaign_performance_daily where date_day <= %s"
     )

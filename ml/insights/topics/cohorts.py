@@ -8,7 +8,15 @@ from typing import Any
 
 import psycopg
 
-from ml.insights.topics.common import MIN_GROUP_SIZE, diff, no_data, num, reference_date, table_exists
+from ml.insights.topics.common import (
+    MIN_GROUP_SIZE,
+    diff,
+    is_empty,
+    no_data,
+    num,
+    reference_date,
+    table_exists,
+)
 
 TOPIC = "cohorts"
 HORIZONS = (1, 3)
@@ -51,6 +59,8 @@ def _horizon(conn: psycopg.Connection, last_complete: dt.date, months: int) -> d
 def build_context(conn: psycopg.Connection, run_date: dt.date) -> dict[str, Any]:
     if not table_exists(conn, "marts.fct_cohort_retention"):
         return no_data(TOPIC, run_date, "marts.fct_cohort_retention does not exist")
+    if is_empty(conn, "marts.fct_cohort_retention"):
+        return no_data(TOPIC, run_date, "marts.fct_cohort_retention is empty (no orders)")
     ref = reference_date(
         conn,
         run_date,

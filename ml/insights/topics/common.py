@@ -27,6 +27,11 @@ def table_exists(conn: psycopg.Connection, qualified: str) -> bool:
     return conn.execute("select to_regclass(%s) is not null", (qualified,)).fetchone()[0]
 
 
+def is_empty(conn: psycopg.Connection, qualified: str) -> bool:
+    """True when an existing table holds no row (every source is optional: its marts build empty)."""
+    return conn.execute(f"select not exists (select 1 from {qualified})").fetchone()[0]
+
+
 def reference_date(conn: psycopg.Connection, run_date: dt.date, max_sql: str) -> dt.date | None:
     """min(run date, newest date in the data): the sandbox's data ends at the world's end date."""
     newest = conn.execute(max_sql, (run_date,)).fetchone()[0]

@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 
-from ml.insights.topics.common import MIN_GROUP_SIZE, no_data, num, table_exists
+from ml.insights.topics.common import MIN_GROUP_SIZE, is_empty, no_data, num, table_exists
 
 TOPIC = "customers"
 TOP_DRIVERS = 3
@@ -108,6 +108,17 @@ def build_context(conn: psycopg.Connection, run_date: dt.date) -> dict[str, Any]
     has_ltv = table_exists(conn, "ml.ltv_predictions")
     if not has_churn and not has_ltv:
         return no_data(TOPIC, run_date, "ml.churn_scores and ml.ltv_predictions do not exist (ML not run)")
+    existing = [
+        t for t, exists in (("ml.churn_scores", has_churn), ("ml.ltv_predictions", has_ltv)) if exists
+    ]
+    if all(is_empty(conn, t) for t in existing):
+        return no_data(
+            TOPIC,
+            run_date,
+            f"{' and '.join(existing)} {'are' if len(existing) > 1 else 'is'} empty (no customers to "
+            "score, or the models were skipped: "
+            "see ml.model_runs)",
+        )
     ctx: dict[str, Any] = {"topic": TOPIC, "status": "ok", "run_date": run_date.isoformat()}
     missing = []
     churn_snap = _latest_snapshot(conn, "ml.churn_scores", run_date) if has_churn else None

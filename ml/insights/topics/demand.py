@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from ml.insights.topics.common import no_data, num, reference_date, table_exists
+from ml.insights.topics.common import is_empty, no_data, num, reference_date, table_exists
 
 TOPIC = "demand"
 WINDOW_DAYS = 14
@@ -45,6 +45,12 @@ order by f.forecast_date, f.category
 def build_context(conn: psycopg.Connection, run_date: dt.date) -> dict[str, Any]:
     if not table_exists(conn, "ml.demand_forecast"):
         return no_data(TOPIC, run_date, "ml.demand_forecast does not exist (ML not run)")
+    if is_empty(conn, "ml.demand_forecast"):
+        return no_data(
+            TOPIC,
+            run_date,
+            "ml.demand_forecast is empty (no sales to forecast, or the forecast was skipped: see ml.model_runs)",
+        )
     if not table_exists(conn, "marts.fct_order_items"):
         return no_data(TOPIC, run_date, "marts.fct_order_items does not exist")
     ref = reference_date(

@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from ml.insights.topics.common import diff, no_data, num, reference_date, table_exists
+from ml.insights.topics.common import diff, is_empty, no_data, num, reference_date, table_exists
 
 TOPIC = "funnel"
 STEPS = [
@@ -63,6 +63,8 @@ def _summary(weeks: dict[str, dict[str, float]]) -> dict[str, Any]:
 def build_context(conn: psycopg.Connection, run_date: dt.date) -> dict[str, Any]:
     if not table_exists(conn, "marts.fct_funnel_daily"):
         return no_data(TOPIC, run_date, "marts.fct_funnel_daily does not exist")
+    if is_empty(conn, "marts.fct_funnel_daily"):
+        return no_data(TOPIC, run_date, "marts.fct_funnel_daily is empty (no tracked web events)")
     ref = reference_date(
         conn, run_date, "select max(date_day) from marts.fct_funnel_daily where date_day <= %s"
     )

@@ -3,9 +3,16 @@ evaluate, predict).
 
 Per model: `ml/<model>_model` trains a candidate, evaluates it and the current champion on the same
 split, records the run in ml.model_runs and promotes it or not (`ml.registry.decide`). Its blocking
-`promotion` check fails with ERROR only when no promoted model exists at all (nothing could score);
-a candidate that is not promoted while a champion exists is a WARN: the champion keeps scoring and
-the check says why. The scoring assets (`ml/<table>`) always score with the champion.
+`promotion` check fails with ERROR only when a candidate was trained, lost, and no promoted model
+exists at all (nothing could score); a candidate that is not promoted while a champion exists is a
+WARN: the champion keeps scoring and the check says why. The scoring assets (`ml/<table>`) always score with the champion.
+
+Every source is optional, so a model's marts may be empty or too small. A package then raises
+`ml.core.InsufficientData` (from `build_training_set` or `evaluate`) and the run is *skipped*: a
+`status='skipped'` row in ml.model_runs with the reason, asset metadata `skipped`/`reason` and the
+counts behind it, and a `promotion` check that fails at WARN (never blocking). Without a champion the
+scoring asset then writes its tables empty, with their columns, so insights and dashboards still run;
+with one, the champion keeps scoring whatever the inputs now hold. Any other exception fails the step.
 """
 
 # no `from __future__ import annotations`: Dagster reads the generated Config classes from the
@@ -16,9 +23,10 @@ import time
 from dataclasses import dataclass
 
 import dagster as dg
+import pandas as pd
 
 from ml import registry
-from ml.core import Evaluation, replace_table
+from ml.core import Evaluation, InsufficientData, replace_table
 from orchestration.defs.ml.config import config_class, params_from
 from orchestration.defs.ml.resources import ModelStoreResource
 from orchestration.defs.ops.freshness import ReferenceClock
@@ -45,6 +53,18 @@ def metrics_markdown(ev: Evaluation) -> str:
     return "\n".join(rows) + (f"\n\n{ev.extra_markdown}" if ev.extra_markdown else "")
 
 
+def skip_metadata(skip: InsufficientData) -> dict:
+    """`skipped`, `reason` and the counts it was judged on (as numbers, `input/<name>`)."""
+    return {"skipped": True, "reason": skip.reason, **{f"input/{k}": v for k, v in skip.facts.items()}}
+
+
+def output_column_types(pkg) -> dict[str, dict[str, str]]:
+    """{"ml.<table>": {column: type}} of every table a package's scoring writes."""
+    if hasattr(pkg, "TABLE_COLUMN_TYPES"):
+        return pkg.TABLE_COLUMN_TYPES
+    return {pkg.OUTPUT_TABLE: pkg.COLUMN_TYPES}
+
+
 def _champion_metric(pkg, champ, store, training_set, params, context) -> tuple[float | None, str]:
     """The champion's primary metric on today's split; its recorded metric if it cannot be re-scored."""
     if champ is None:
@@ -53,7 +73,7 @@ def _champion_metric(pkg, champ, store, training_set, params, context) -> tuple[
         model = store.load(champ.artifact_uri)
         ev = pkg.evaluate(model, training_set, params)
         return ev.metrics[ev.primary_metric], f"champion {champ.version} re-evaluated on this split"
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, InsufficientData) as exc:
         context.log.warning(f"champion {champ.version} not re-evaluated ({exc!r}); using its recorded metric")
         return champ.metric, f"champion {champ.version}'s recorded metric (re-evaluation failed: {exc})"
 
@@ -91,9 +111,12 @@ def model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
         store = model_store.store()
         with warehouse.connect("transformer") as conn:
             started = time.monotonic()
-            training_set = pkg.build_training_set(conn, as_of, params)
-            model = pkg.train(training_set, params)
-            evaluation = pkg.evaluate(model, training_set, params)
+            try:
+                training_set = pkg.build_training_set(conn, as_of, params)
+                model = pkg.train(training_set, params)
+                evaluation = pkg.evaluate(model, training_set, params)
+            except InsufficientData as skip:
+                return _skipped_model(context, spec, conn, skip, as_of, config, time.monotonic() - started)
             train_seconds = time.monotonic() - started
             champ = registry.champion(conn, spec.name)
             champ_metric, champ_note = _champion_metric(pkg, champ, store, training_set, params, context)
@@ -132,6 +155,7 @@ def model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
         has_model = scoring is not None
         return dg.MaterializeResult(
             metadata={
+                "skipped": False,
                 "version": version,
                 "promoted": decision.promoted,
                 "decision": decision.reason,
@@ -163,6 +187,40 @@ def model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
     return _model
 
 
+def _skipped_model(context, spec: ModelSpec, conn, skip: InsufficientData, as_of, config, seconds: float):
+    """Record the skipped run; the check fails at WARN (never blocks) and says what scores instead."""
+    version = registry.new_version(spec.name)
+    registry.record_skip(
+        conn, model_name=spec.name, version=version, as_of=as_of, skip=skip, params=config.model_dump(),
+        seconds=seconds,
+    )  # fmt: skip
+    champ = registry.champion(conn, spec.name)
+    scoring = champ.version if champ else None
+    then = (
+        f"the champion {scoring} keeps scoring"
+        if scoring
+        else "no model: the scoring step writes its tables empty"
+    )
+    context.log.warning(f"{spec.name}: training skipped: {skip.reason}; {then}")
+    return dg.MaterializeResult(
+        metadata={
+            **skip_metadata(skip),
+            "version": version,
+            "promoted": False,
+            "scoring_version": scoring or "none",
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="promotion",
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=f"skipped: {skip.reason}; {then}",
+                metadata={"skipped": True, "candidate": version, "scoring_version": scoring or "none"},
+            )
+        ],
+    )
+
+
 def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
     pkg = importlib.import_module(spec.module)
     Config = config_class(spec.name, pkg.Params)
@@ -191,21 +249,40 @@ def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
     ):
         as_of = reference_clock.now().date()
         params = params_from(config, pkg.Params)
+        types_of = output_column_types(pkg)
         with warehouse.connect("transformer") as conn:
             champ = registry.champion(conn, spec.name)
             if champ is None:
-                raise dg.Failure(
-                    f"no promoted {spec.name} model: see ml.model_runs for why candidates were rejected"
-                )
+                last = registry.last_run(conn, spec.name)
+                if last is None or last.status != "skipped":
+                    raise dg.Failure(
+                        f"no promoted {spec.name} model: see ml.model_runs for why candidates were rejected"
+                    )
+                # nothing to score with because the inputs could not train a model: empty tables
+                # with their columns, so what reads them (insights, dashboards) still runs
+                reason = f"no {spec.name} model: its last training run was skipped: {last.reason}"
+                context.log.warning(reason)
+                for table in spec.outputs:
+                    types = types_of[f"ml.{table}"]
+                    rows = replace_table(conn, f"ml.{table}", pd.DataFrame(columns=list(types)), types)
+                    yield dg.MaterializeResult(
+                        asset_key=["ml", table],
+                        metadata={
+                            "dagster/row_count": rows,
+                            "skipped": True,
+                            "reason": reason,
+                            "model_version": "none",
+                            "as_of": as_of.isoformat(),
+                        },
+                    )
+                return
             model = model_store.store().load(champ.artifact_uri)
             if hasattr(pkg, "predict_tables"):  # a model with several output tables
                 frames = pkg.predict_tables(model, conn, as_of, params, model_version=champ.version)
-                types_of = pkg.TABLE_COLUMN_TYPES
             else:
                 frames = {
                     pkg.OUTPUT_TABLE: pkg.predict(model, conn, as_of, params, model_version=champ.version)
                 }
-                types_of = {pkg.OUTPUT_TABLE: pkg.COLUMN_TYPES}
             for table in spec.outputs:
                 frame, types = frames[f"ml.{table}"], types_of[f"ml.{table}"]
                 rows = replace_table(conn, f"ml.{table}", frame, types)
@@ -213,6 +290,7 @@ def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
                     asset_key=["ml", table],
                     metadata={
                         "dagster/row_count": rows,
+                        "skipped": False,
                         "model_version": champ.version,
                         "as_of": as_of.isoformat(),
                         "preview": dg.MetadataValue.md(frame.head(10).to_markdown(index=False)),
@@ -248,10 +326,24 @@ def descriptive_asset(spec: ModelSpec) -> dg.AssetsDefinition:
         params = params_from(config, pkg.Params)
         with warehouse.connect("transformer") as conn:
             started = time.monotonic()
-            training_set = pkg.build_training_set(conn, as_of, params)
-            model = pkg.train(training_set, params)
-            evaluation = pkg.evaluate(model, training_set, params)
             version = registry.new_version(spec.name)
+            try:
+                training_set = pkg.build_training_set(conn, as_of, params)
+                model = pkg.train(training_set, params)
+                evaluation = pkg.evaluate(model, training_set, params)
+            except InsufficientData as skip:
+                # nothing to describe: the table is published empty (with its columns), every run
+                rows = replace_table(
+                    conn, pkg.OUTPUT_TABLE, pd.DataFrame(columns=list(pkg.COLUMN_TYPES)), pkg.COLUMN_TYPES
+                )
+                registry.record_skip(
+                    conn, model_name=spec.name, version=version, as_of=as_of, skip=skip,
+                    params=config.model_dump(), seconds=time.monotonic() - started,
+                )  # fmt: skip
+                context.log.warning(f"{spec.name}: skipped: {skip.reason}; {pkg.OUTPUT_TABLE} written empty")
+                return dg.MaterializeResult(
+                    metadata={"dagster/row_count": rows, "version": version, **skip_metadata(skip)}
+                )
             frame = pkg.predict(model, conn, as_of, params, model_version=version)
             rows = replace_table(conn, pkg.OUTPUT_TABLE, frame, pkg.COLUMN_TYPES)
             uri = model_store.store().save(spec.name, version, model)
@@ -265,6 +357,7 @@ def descriptive_asset(spec: ModelSpec) -> dg.AssetsDefinition:
             metadata={
                 "dagster/row_count": rows,
                 "version": version,
+                "skipped": False,
                 "metrics": dg.MetadataValue.md(metrics_markdown(evaluation)),
                 "preview": dg.MetadataValue.md(frame.head(20).to_markdown(index=False)),
             }
