@@ -8,86 +8,58 @@ creates every source's tables, empty, before its first load so dbt always builds
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ingestion.common.sources import SourceStatus
+
+
+def _lazy(path: str) -> Callable[..., Any]:
+    """`module:attr.attr` resolved when called: listing the sources imports no connector (or dlt)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        module, _, attrs = path.partition(":")
+        target: Any = importlib.import_module(module)
+        for attr in attrs.split("."):
+            target = getattr(target, attr)
+        return target(*args, **kwargs)
+
+    return call
 
 
 @dataclass(frozen=True)
 class Source:
     name: str  # = raw schema = dlt dataset = dbt source name = Dagster group
     title: str
-    settings: tuple[str, ...]  # the variables that configure it (the first ones are required)
+    settings: tuple[str, ...]  # the variables that configure it
     status: Callable[[Mapping[str, str] | None], SourceStatus]
-    contract: Callable[[], object] | None  # dlt source describing the raw tables; None = own DDL (events)
+    contract: Callable[[], Any] | None  # dlt source describing the raw tables; None = own DDL (events)
 
 
-def _shopify_status(env: Mapping[str, str] | None) -> SourceStatus:
-    from ingestion.shopify.settings import ShopifySettings
-
-    return ShopifySettings.status(env)
-
-
-def _shopify_contract():
-    from ingestion.shopify import shopify_source
-
-    return shopify_source(access_token="raw-contract-only", api_url="http://raw-contract-only")
+def _contract(path: str, **placeholders: str) -> Callable[[], Any]:
+    """The source built with placeholder credentials: only its resources' table schemas are used."""
+    factory = _lazy(path)
+    return lambda: factory(**placeholders)
 
 
-def _order_history_status(env: Mapping[str, str] | None) -> SourceStatus:
-    from ingestion.order_history.settings import OrderHistorySettings
-
-    return OrderHistorySettings.status(env)
-
-
-def _order_history_contract():
-    from ingestion.order_history import order_history_source
-
-    return order_history_source(path=None)
-
-
-def _meta_status(env: Mapping[str, str] | None) -> SourceStatus:
-    from ingestion.meta_ads.settings import MetaAdsSettings
-
-    return MetaAdsSettings.status(env)
-
-
-def _meta_contract():
-    from ingestion.meta_ads import meta_ads_source
-
-    return meta_ads_source(access_token="raw-contract-only", ad_account_id="0")
-
-
-def _ga4_status(env: Mapping[str, str] | None) -> SourceStatus:
-    from ingestion.ga4.settings import GA4Settings
-
-    return GA4Settings.status(env)
-
-
-def _ga4_contract():
-    from ingestion.ga4 import ga4_source
-
-    return ga4_source(property_id="0", access_token="raw-contract-only")
-
-
-def _events_status(env: Mapping[str, str] | None) -> SourceStatus:
-    from ingestion.events.settings import events_status
-
-    return events_status(env)
-
-
+PLACEHOLDER = "raw-contract-only"
 SOURCES: tuple[Source, ...] = (
     Source("shopify", "Shopify (GraphQL Admin API)", ("SHOPIFY_API_URL", "SHOPIFY_ACCESS_TOKEN"),
-           _shopify_status, _shopify_contract),
+           _lazy("ingestion.shopify.settings:ShopifySettings.status"),
+           _contract("ingestion.shopify:shopify_source", access_token=PLACEHOLDER, api_url=f"http://{PLACEHOLDER}")),
     Source("order_history", "Order history export (CSV/Parquet)", ("ORDER_HISTORY_PATH",),
-           _order_history_status, _order_history_contract),
+           _lazy("ingestion.order_history.settings:OrderHistorySettings.status"),
+           _contract("ingestion.order_history:order_history_source")),
     Source("meta_ads", "Meta Ads (Marketing API)", ("META_ACCESS_TOKEN", "META_AD_ACCOUNT_ID"),
-           _meta_status, _meta_contract),
+           _lazy("ingestion.meta_ads.settings:MetaAdsSettings.status"),
+           _contract("ingestion.meta_ads:meta_ads_source", access_token=PLACEHOLDER, ad_account_id="0")),
     Source("ga4", "Google Analytics 4 (Data API)", ("GA4_PROPERTY_ID", "GA4_ACCESS_TOKEN"),
-           _ga4_status, _ga4_contract),
+           _lazy("ingestion.ga4.settings:GA4Settings.status"),
+           _contract("ingestion.ga4:ga4_source", property_id="0", access_token=PLACEHOLDER)),
     Source("events", "Tracked web events (collector landing files)", ("EVENTS_LANDING_DIR",),
-           _events_status, None),
+           _lazy("ingestion.events.settings:events_status"), None),
 )  # fmt: skip
 BY_NAME = {s.name: s for s in SOURCES}
 

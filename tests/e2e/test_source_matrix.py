@@ -47,7 +47,7 @@ MODELS = ["churn", "ltv", "recommendations", "demand_forecast", "attribution"]
 CASES = {
     "shopify_only": {
         "sources": ["shopify"],
-        "marts": ORDER_MARTS,
+        "marts": ORDER_MARTS + ["fct_attribution"],  # from Shopify's customerJourneySummary visits
         "trains": ["churn", "ltv", "recommendations", "demand_forecast"],
         "topics": ["cohorts", "customers", "demand"],
     },

@@ -180,3 +180,44 @@ def test_malformed_file_loads_nothing_and_corrections_replace_lines(fresh, tmp_p
     load(corrected)
     lines = [(r[0], r[1]) for r in rows("order_items")]
     assert lines == [("inv-10", 1), ("inv-11", 1)]
+
+
+# -- the Dagster asset ----------------------------------------------------------------------------
+def _materialize(warehouse, path: str | None):
+    import dagster as dg
+    from dagster_dlt import DagsterDltResource
+
+    from orchestration.defs.order_history.assets import order_history_assets
+    from orchestration.defs.order_history.resources import OrderHistoryFiles
+    from orchestration.defs.shared.resources import Warehouse
+
+    resources = {
+        "warehouse": Warehouse(port=warehouse.port),
+        "order_history_dlt": DagsterDltResource(),
+        "order_history_files": OrderHistoryFiles(path=path),
+    }
+    return dg.materialize([order_history_assets], resources=resources, raise_on_error=False)
+
+
+def test_asset_is_idle_without_a_path_and_names_the_line_of_a_bad_file(fresh, tmp_path, monkeypatch):
+    monkeypatch.delenv("ORDER_HISTORY_PATH", raising=False)
+    idle = _materialize(fresh, None)
+    assert idle.success
+    metadata = {
+        m.asset_key.path[-1]: m.metadata for m in idle.asset_materializations_for_node("order_history")
+    }
+    assert set(metadata) == {"orders", "order_items"}
+    assert all(m["source_configured"].value is False for m in metadata.values())
+    assert metadata["orders"]["not_configured_because"].value.startswith("set ORDER_HISTORY_PATH")
+    bad = write(tmp_path, "bad.csv", "order_id,customer_id,ordered_at,amount\nx-1,c-1,2023-01-01,ten\n")
+    failed = _materialize(fresh, str(bad))
+    assert not failed.success
+    error = failed.failure_data_for_node("order_history").error
+    assert f"order history {bad}:2: amount 'ten' is not a number" in error.message
+    loaded = _materialize(fresh, str(write(tmp_path, "good.csv", PER_LINE)))
+    assert loaded.success
+    rows = {
+        m.asset_key.path[-1]: m.metadata["dagster/row_count"].value
+        for m in loaded.asset_materializations_for_node("order_history")
+    }
+    assert rows == {"orders": 2, "order_items": 3}

@@ -14,8 +14,8 @@ from ingestion.ga4 import ga4_pipeline, ga4_source
 from ingestion.ga4.pipeline import DATASET
 from orchestration.defs.ga4.resources import GA4Api, ga4_api_resource
 from orchestration.defs.meta_ads.assets import BackfillRange, RawTableTranslator
-from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse, with_table_row_counts
-from orchestration.defs.shared.sources import configured_metadata, idle_source_results
+from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
+from orchestration.defs.shared.sources import load_dlt_source
 
 GROUP = "ga4"
 
@@ -37,18 +37,13 @@ def ga4_assets(
 ) -> Iterator[Any]:
     """Load the daily GA4 traffic report into the `ga4` schema (optional source: without GA4_PROPERTY_ID
     and GA4_ACCESS_TOKEN it reports "not configured" and loads nothing)."""
-    warehouse.ensure_ready()
-    status = ga4_api.status()
-    if not status.configured:
-        yield from idle_source_results(context, status, warehouse)
-        return
     if config.since or config.until:
         context.log.info(f"ga4: backfill {config.since or 'start date'}..{config.until or 'today'}")
-    source = ga4_source(
-        **{**ga4_api.settings().source_kwargs(), "since": config.since, "until": config.until}
-    )
-    events = ga4_dlt.run(context=context, dlt_source=source, dlt_pipeline=ga4_pipeline(warehouse.settings()))
-    yield from with_table_row_counts(events, warehouse, "ga4", configured_metadata(status))
+    yield from load_dlt_source(
+        context, warehouse, ga4_api, ga4_dlt,
+        lambda settings: ga4_source(**{**settings.source_kwargs(), "since": config.since, "until": config.until}),
+        ga4_pipeline, DATASET,
+    )  # fmt: skip
 
 
 defs = dg.Definitions(

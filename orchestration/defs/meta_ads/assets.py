@@ -19,8 +19,8 @@ from pydantic import Field
 from ingestion.meta_ads import meta_ads_source, meta_pipeline
 from ingestion.meta_ads.pipeline import DATASET
 from orchestration.defs.meta_ads.resources import MetaAdsApi, meta_ads_api_resource
-from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse, with_table_row_counts
-from orchestration.defs.shared.sources import configured_metadata, idle_source_results
+from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
+from orchestration.defs.shared.sources import load_dlt_source
 
 GROUP = "meta_ads"
 
@@ -62,20 +62,13 @@ def meta_ads_assets(
 ) -> Iterator[Any]:
     """Load campaigns, ad sets, ads and daily ad insights into the `meta_ads` schema (optional source:
     without META_ACCESS_TOKEN and META_AD_ACCOUNT_ID it reports "not configured" and loads nothing)."""
-    warehouse.ensure_ready()
-    status = meta_ads_api.status()
-    if not status.configured:
-        yield from idle_source_results(context, status, warehouse)
-        return
-    source = meta_ads_source(
-        **{**meta_ads_api.settings().source_kwargs(), "since": config.since, "until": config.until}
-    )
     if config.since or config.until:
         context.log.info(f"meta_ads: backfill {config.since or 'start date'}..{config.until or 'today'}")
-    events = meta_ads_dlt.run(
-        context=context, dlt_source=source, dlt_pipeline=meta_pipeline(warehouse.settings())
-    )
-    yield from with_table_row_counts(events, warehouse, "meta_ads", configured_metadata(status))
+    yield from load_dlt_source(
+        context, warehouse, meta_ads_api, meta_ads_dlt,
+        lambda settings: meta_ads_source(**{**settings.source_kwargs(), "since": config.since, "until": config.until}),
+        meta_pipeline, DATASET,
+    )  # fmt: skip
 
 
 defs = dg.Definitions(

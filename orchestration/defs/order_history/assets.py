@@ -15,8 +15,8 @@ from ingestion.order_history import OrderHistoryError, order_history_pipeline, o
 from ingestion.order_history.pipeline import DATASET
 from orchestration.defs.meta_ads.assets import RawTableTranslator
 from orchestration.defs.order_history.resources import OrderHistoryFiles, order_history_resource
-from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse, with_table_row_counts
-from orchestration.defs.shared.sources import configured_metadata, idle_source_results
+from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
+from orchestration.defs.shared.sources import load_dlt_source
 
 GROUP = "order_history"
 
@@ -35,27 +35,19 @@ def order_history_assets(
     order_history_files: OrderHistoryFiles,
 ) -> Iterator[Any]:
     """Import the order history export (orders and their line items) into the `order_history` schema."""
-    warehouse.ensure_ready()
-    status = order_history_files.status()
-    if not status.configured:
-        yield from idle_source_results(context, status, warehouse)
-        return
-    source = order_history_source(**order_history_files.settings().source_kwargs())
     try:
-        events = list(
-            order_history_dlt.run(
-                context=context, dlt_source=source, dlt_pipeline=order_history_pipeline(warehouse.settings())
-            )
-        )
+        yield from load_dlt_source(
+            context, warehouse, order_history_files, order_history_dlt,
+            lambda settings: order_history_source(**settings.source_kwargs()), order_history_pipeline, DATASET,
+        )  # fmt: skip
     except Exception as exc:
         # dlt wraps the reader's error in its pipeline exceptions; surface the file:line reason itself
-        cause = exc
+        cause: BaseException | None = exc
         while cause is not None and not isinstance(cause, OrderHistoryError):
             cause = cause.__cause__ or cause.__context__
         if cause is None:
             raise
         raise dg.Failure(str(cause), metadata={"file": cause.file, "line": cause.line or 0}) from exc
-    yield from with_table_row_counts(events, warehouse, DATASET, configured_metadata(status))
 
 
 defs = dg.Definitions(

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import dagster as dg
 
 from ingestion.common.sources import SourceStatus
-from orchestration.defs.shared.resources import Warehouse
+from orchestration.defs.shared.resources import Warehouse, with_table_row_counts
 
 
 class SourceResource(dg.ConfigurableResource):
@@ -78,3 +78,28 @@ def idle_source_results(
 
 def configured_metadata(status: SourceStatus) -> dict[str, Any]:
     return {"source_configured": True, "configured_by": status.reason}
+
+
+def load_dlt_source(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    api: SourceResource,
+    dlt_resource: Any,
+    build_source: Callable[[Any], Any],
+    build_pipeline: Callable[[Any], Any],
+    dataset: str,
+) -> Iterator[Any]:
+    """The body every dlt source asset shares: the warehouse and its raw contract ready, then either the
+    idle results of an unconfigured source or the dlt run (`build_source(settings)` into
+    `build_pipeline(warehouse settings)`), each table's materialization with its row count."""
+    warehouse.ensure_ready()
+    status = api.status()
+    if not status.configured:
+        yield from idle_source_results(context, status, warehouse)
+        return
+    events = dlt_resource.run(
+        context=context,
+        dlt_source=build_source(api.settings()),
+        dlt_pipeline=build_pipeline(warehouse.settings()),
+    )
+    yield from with_table_row_counts(events, warehouse, dataset, configured_metadata(status))

@@ -18,8 +18,8 @@ from ingestion.shopify import shopify_pipeline, shopify_source
 from ingestion.shopify.pipeline import DATASET
 from ingestion.shopify.source import ORDER_TABLES, PRODUCT_TABLES
 from orchestration.defs.meta_ads.assets import RawTableTranslator
-from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse, with_table_row_counts
-from orchestration.defs.shared.sources import configured_metadata, idle_source_results
+from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
+from orchestration.defs.shared.sources import load_dlt_source
 from orchestration.defs.shopify.resources import ShopifyApi, shopify_api_resource
 
 GROUP = "shopify"
@@ -54,16 +54,10 @@ def shopify_assets(
 ) -> Iterator[Any]:
     """Load orders (+ line items, refunds), customers and products (+ variants)."""
     check_families(set(context.selected_asset_keys))
-    warehouse.ensure_ready()
-    status = shopify_api.status()
-    if not status.configured:
-        yield from idle_source_results(context, status, warehouse)
-        return
-    source = shopify_source(**shopify_api.settings().source_kwargs())
-    events = shopify_dlt.run(
-        context=context, dlt_source=source, dlt_pipeline=shopify_pipeline(warehouse.settings())
-    )
-    yield from with_table_row_counts(events, warehouse, DATASET, configured_metadata(status))
+    yield from load_dlt_source(
+        context, warehouse, shopify_api, shopify_dlt,
+        lambda settings: shopify_source(**settings.source_kwargs()), shopify_pipeline, DATASET,
+    )  # fmt: skip
 
 
 defs = dg.Definitions(
