@@ -60,12 +60,7 @@ def use_one_world(settings: WarehouseSettings, world_dir: Path) -> None:
             return
         reason = f"it holds the '{previous.get('size')}' shop (seed {previous.get('seed')})"
     else:
-        with psycopg.connect(settings.role_url("admin")) as conn:
-            loaded = conn.execute(
-                "select count(*) from information_schema.tables where table_schema = any(%s)",
-                (list(RAW_SCHEMAS),),
-            ).fetchone()[0]
-        reason = "it holds raw data the demo did not record" if loaded else ""
+        reason = "it holds raw data the demo did not record" if _holds_raw_rows(settings) else ""
     if reason:
         _say(f"resetting the warehouse for the '{this['size']}' shop: {reason}")
         with psycopg.connect(settings.role_url("admin"), autocommit=True) as conn:
@@ -76,6 +71,20 @@ def use_one_world(settings: WarehouseSettings, world_dir: Path) -> None:
         ensure_raw_tables(settings)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(this, indent=2) + "\n")
+
+
+def _holds_raw_rows(settings: WarehouseSettings) -> bool:
+    """Any row in a raw table (the raw contract's tables exist empty on a fresh warehouse: not data)."""
+    with psycopg.connect(settings.role_url("admin")) as conn:
+        tables = conn.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema = any(%s) and table_name not like '\\_dlt%%'",
+            (list(RAW_SCHEMAS),),
+        ).fetchall()
+        return any(
+            conn.execute(f'select exists (select 1 from "{schema}"."{table}")').fetchone()[0]
+            for schema, table in tables
+        )
 
 
 def table_counts(settings: WarehouseSettings) -> list[tuple[str, str, int]]:
