@@ -281,6 +281,41 @@ def dev(size: str, port: int) -> None:
             proc.wait(timeout=30)
 
 
+# -- nightly --------------------------------------------------------------------------------
+@main.command("nightly")
+@click.option(
+    "--partition", default=None, help="run date YYYY-MM-DD (default: the day before JOURNEY_AS_OF or today)"
+)
+def nightly(partition: str | None) -> None:
+    """nightly_job on your own data: the configured sources (see `journey sources`), the warehouse of
+    WAREHOUSE_URL (or the embedded one), the Dagster instance in DAGSTER_HOME. No sandbox, no emulators."""
+    from pathlib import Path as _Path
+
+    from ingestion.raw_contract import ensure_raw_tables
+    from ingestion.warehouse.paths import PROJECT_ROOT
+    from orchestration.demo import run_nightly
+
+    home = _Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        import shutil
+
+        shutil.copy(PROJECT_ROOT / "orchestration" / "dagster.local.yaml", home / "dagster.yaml")
+    settings = WarehouseSettings.from_env()
+    try:
+        if settings.embedded:
+            click.echo(f"warehouse {EmbeddedPostgres(settings).up().message}")
+        init_warehouse(settings)
+        ensure_raw_tables(settings)
+    except WarehouseError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        code = run_nightly(settings, partition)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    sys.exit(code)
+
+
 # -- demo -----------------------------------------------------------------------------------
 @main.command("demo")
 @click.option("--size", default="small", type=click.Choice(["tiny", "small", "large"]))

@@ -133,32 +133,50 @@ def run_demo(size: str = "small", seed: int = 42) -> int:
             "emulators up: "
             + ", ".join(f"{k}={v}" for k, v in sorted(endpoints.items()) if k.endswith("_URL"))
         )
-        from dagster import DagsterInstance
+        return run_nightly(settings)
 
-        from orchestration.definitions import defs
-        from orchestration.defs.insights.partitions import nightly_partition_key
 
-        job = defs.resolve_job_def("nightly_job")
-        partition = nightly_partition_key()
-        _say(f"running nightly_job (ingest -> dbt -> ML -> insights for {partition}) ...")
-        t0 = time.perf_counter()
-        with DagsterInstance.get() as instance:
-            result = job.execute_in_process(
-                instance=instance,
-                raise_on_error=False,
-                partition_key=partition,
-                # INFO on the console (step starts/ends, rows loaded, promotion decisions); the full
-                # DEBUG event log stays in the run, in the UI
-                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            )
-        elapsed = time.perf_counter() - t0
+def run_nightly(settings: WarehouseSettings, partition: str | None = None) -> int:
+    """nightly_job in-process against the persistent Dagster instance (DAGSTER_HOME), for `partition`
+    (default: the day before JOURNEY_AS_OF or today), then what it filled. Returns an exit code."""
+    from dagster import DagsterInstance
 
-    failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    from ingestion.sources import statuses
+    from orchestration.definitions import defs
+    from orchestration.defs.insights.partitions import nightly_partition_key
+
+    for status in statuses():
+        _say(
+            f"source {status.source}: {'configured' if status.configured else 'not configured'} ({status.reason})"
+        )
+    from orchestration.defs.insights.partitions import insights_partitions
+
+    job = defs.resolve_job_def("nightly_job")
+    partition = partition or nightly_partition_key()  # raises ValueError naming INSIGHTS_START_DATE
+    if not insights_partitions.has_partition_key(partition):
+        raise ValueError(
+            f"no insights partition {partition}: run dates go daily from "
+            f"{insights_partitions.get_first_partition_key()} (INSIGHTS_START_DATE) to yesterday"
+        )
+    _say(f"running nightly_job (ingest -> dbt -> ML -> insights for {partition}) ...")
+    t0 = time.perf_counter()
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            partition_key=partition,
+            # INFO on the console (step starts/ends, rows loaded, promotion decisions); the full
+            # DEBUG event log stays in the run, in the UI
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
+    elapsed = time.perf_counter() - t0
+
+    failed = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     _say(
         f"nightly_job {'succeeded' if result.success else 'FAILED'} in {elapsed:.0f}s (run id {result.run_id})"
     )
-    for step in failed:
-        _say(f"  failed step: {step}")
+    for event in failed:
+        _say(f"  failed step: {event.step_key}: {event.event_specific_data.error.message.strip()[:500]}")
 
     print("\nWarehouse tables (rows):")
     for schema, table, n in table_counts(settings):

@@ -3,6 +3,7 @@ the Dagster assets of an unconfigured source report it; secrets never shown."""
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from ingestion.sources import SOURCES, configured, dbt_sources_env, statuses
@@ -63,3 +64,12 @@ def test_cli_prints_each_source_without_secrets(tmp_path, monkeypatch):
     assert "  configured" in lines["shopify"] and "https://brand.myshopify.com" in lines["shopify"]
     assert "not configured" in lines["meta_ads"] and "set META_ACCESS_TOKEN" in lines["meta_ads"]
     assert "shpat_secret" not in result.output
+
+
+def test_nightly_refuses_a_run_date_outside_the_partitions():
+    """`journey nightly --partition` before INSIGHTS_START_DATE: a clear error, before anything runs."""
+    from ingestion.warehouse import WarehouseSettings
+    from orchestration.demo import run_nightly
+
+    with pytest.raises(ValueError, match=r"no insights partition 1999-01-01: .*\(INSIGHTS_START_DATE\)"):
+        run_nightly(WarehouseSettings(), "1999-01-01")
