@@ -1,7 +1,8 @@
 """Order history import: past orders from the platform a brand migrated from, as CSV or Parquet files.
 
 `ORDER_HISTORY_PATH` is one file or a directory (every `*.csv` / `*.parquet` below it, in name order).
-Header names are matched case-insensitively, surrounding spaces ignored.
+CSV is comma-separated UTF-8 (a BOM is fine) with a header row; header names are matched
+case-insensitively, surrounding spaces ignored.
 
 | column | required | meaning |
 |---|---|---|
@@ -190,18 +191,35 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         try:
-            header = [c.strip().lower() for c in next(reader)]
-        except StopIteration:
-            raise OrderHistoryError(path, 1, "empty file (no header)") from None
-        _check_columns(path, header)
-        for values in reader:
-            if not values:
-                continue  # a blank line
-            if len(values) != len(header):
-                raise OrderHistoryError(
-                    path, reader.line_num, f"expected {len(header)} fields, got {len(values)}"
-                )
-            yield reader.line_num, dict(zip(header, values, strict=True))
+            try:
+                header = [c.strip().lower() for c in next(reader)]
+            except StopIteration:
+                raise OrderHistoryError(path, 1, "empty file (no header)") from None
+            _check_columns(path, header)
+            for values in reader:
+                if not values:
+                    continue  # a blank line
+                if len(values) != len(header):
+                    raise OrderHistoryError(
+                        path, reader.line_num, f"expected {len(header)} fields, got {len(values)}"
+                    )
+                yield reader.line_num, dict(zip(header, values, strict=True))
+        except UnicodeDecodeError as exc:
+            # the encoding is not guessed: a wrong guess would load garbled names silently
+            raise OrderHistoryError(
+                path, _first_undecodable_line(path), f"not UTF-8 text ({exc.reason}): save the file as UTF-8"
+            ) from exc
+
+
+def _first_undecodable_line(path: Path) -> int | None:
+    """Physical line (1 = header) of the first bytes that are not UTF-8 (the decoder reads in chunks)."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return None
 
 
 def _check_columns(path: Path, columns: list[str]) -> None:

@@ -100,6 +100,18 @@ def test_malformed_rows_name_file_line_and_reason(tmp_path, content, reason):
     assert reason in str(info.value) and str(path) in str(info.value)
 
 
+def test_a_file_that_is_not_utf8_names_its_line(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(
+        "order_id,customer_id,ordered_at,amount,title\n1,2,2024-01-01,3,ok\n2,2,2024-01-02,3,Cr\xe8me\n".encode(
+            "latin-1"
+        )
+    )
+    with pytest.raises(OrderHistoryError) as info:
+        read_order_history(path)
+    assert f"{path}:3: not UTF-8 text" in str(info.value)
+
+
 def test_status_needs_only_the_path(tmp_path):
     assert not OrderHistorySettings.status({}).configured
     assert "ORDER_HISTORY_PATH" in OrderHistorySettings.status({}).reason
