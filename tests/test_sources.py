@@ -40,10 +40,12 @@ def test_each_source_by_its_own_settings(tmp_path, monkeypatch):
 
 def test_sandbox_landing_dir_configures_events(tmp_path, monkeypatch):
     monkeypatch.setenv("JOURNEY_LOCAL_DIR", str(tmp_path))
-    monkeypatch.setenv("JOURNEY_SANDBOX_SIZE", "tiny")
-    assert configured({}) == []
+    monkeypatch.setenv("EVENTS_LANDING_DIR", str(tmp_path / "elsewhere"))  # not in the env asked about
+    sandbox = {"JOURNEY_SANDBOX_SIZE": "tiny"}
+    assert configured(sandbox) == []
     (tmp_path / "sandbox" / "tiny" / "landing" / "events").mkdir(parents=True)
-    assert configured({}) == ["events"]
+    assert configured(sandbox) == ["events"]
+    assert configured({}) == []  # the default size (small) has no landing dir here
 
 
 def test_cli_prints_each_source_without_secrets(tmp_path, monkeypatch):

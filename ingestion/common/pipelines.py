@@ -3,10 +3,15 @@ like the raw schema of the warehouse contract, pipeline state under `.local/dlt`
 
 from __future__ import annotations
 
+import logging
+
 import dlt
+from dlt.common.pipeline import LoadInfo
 
 from ingestion.warehouse import WarehouseSettings
 from ingestion.warehouse.paths import local_dir
+
+log = logging.getLogger(__name__)
 
 
 def loader_credentials(warehouse: WarehouseSettings) -> dict[str, object]:
@@ -35,3 +40,11 @@ def raw_pipeline(
         pipelines_dir=str(local_dir() / "dlt"),
         **({"progress": progress} if progress else {}),
     )
+
+
+def load(pipeline: dlt.Pipeline, source: object) -> LoadInfo:
+    """Run one load and fail loudly: a failed job raises (dlt only records it otherwise)."""
+    info = pipeline.run(source)
+    info.raise_on_failed_jobs()
+    log.info("%s: %s", pipeline.pipeline_name, info)
+    return info

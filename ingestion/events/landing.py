@@ -7,6 +7,7 @@ so where the files live and how an accepted event is enriched must be defined ex
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -28,11 +29,16 @@ OPEN_SUFFIX = ".jsonl.open"
 
 
 def default_landing_dir() -> Path:
-    """`$EVENTS_LANDING_DIR`, else `<local_dir>/sandbox/<JOURNEY_SANDBOX_SIZE or small>/landing/events`."""
+    """`$EVENTS_LANDING_DIR`, else the sandbox's landing dir (`sandbox_landing_dir`)."""
     explicit = os.environ.get("EVENTS_LANDING_DIR")
     if explicit:
         return Path(explicit).resolve()
-    size = os.environ.get("JOURNEY_SANDBOX_SIZE") or "small"
+    return sandbox_landing_dir()
+
+
+def sandbox_landing_dir(env: Mapping[str, str] | None = None) -> Path:
+    """`<local_dir>/sandbox/<JOURNEY_SANDBOX_SIZE or small>/landing/events`: where the simulated shop writes."""
+    size = (os.environ if env is None else env).get("JOURNEY_SANDBOX_SIZE") or "small"
     return local_dir() / "sandbox" / size / "landing" / "events"
 
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 
 from ingestion.common.sources import SourceStatus
-from ingestion.events.landing import default_landing_dir
+from ingestion.events.landing import sandbox_landing_dir
 
 
 def events_status(env: Mapping[str, str] | None = None) -> SourceStatus:
@@ -15,7 +15,7 @@ def events_status(env: Mapping[str, str] | None = None) -> SourceStatus:
     env = os.environ if env is None else env
     if env.get("EVENTS_LANDING_DIR"):
         return SourceStatus("events", True, f"EVENTS_LANDING_DIR={env['EVENTS_LANDING_DIR']}")
-    sandbox = default_landing_dir()
+    sandbox = sandbox_landing_dir(env)
     if sandbox.is_dir():
         return SourceStatus("events", True, f"the sandbox's landing directory {sandbox}")
     return SourceStatus("events", False, "set EVENTS_LANDING_DIR (where `journey collector serve` writes)")

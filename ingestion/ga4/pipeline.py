@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import dlt
 from dlt.common.pipeline import LoadInfo
 
-from ingestion.common.pipelines import raw_pipeline
+from ingestion.common.pipelines import load, raw_pipeline
 from ingestion.ga4.settings import GA4Settings
 from ingestion.ga4.source import ga4_source
 from ingestion.warehouse import WarehouseSettings
-
-log = logging.getLogger(__name__)
 
 PIPELINE_NAME = "ga4"
 DATASET = "ga4"
@@ -38,7 +35,4 @@ def run_ga4_pipeline(
     settings = settings or GA4Settings.from_env()
     pipeline = pipeline or ga4_pipeline()
     source = ga4_source(**{**settings.source_kwargs(), "since": since, "until": until, **source_overrides})
-    info = pipeline.run(source)
-    info.raise_on_failed_jobs()
-    log.info("ga4: %s", info)
-    return info
+    return load(pipeline, source)

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import dlt
 from dlt.common.pipeline import LoadInfo
 
-from ingestion.common.pipelines import raw_pipeline
+from ingestion.common.pipelines import load, raw_pipeline
 from ingestion.meta_ads.settings import MetaAdsSettings
 from ingestion.meta_ads.source import meta_ads_source
 from ingestion.warehouse import WarehouseSettings
-
-log = logging.getLogger(__name__)
 
 PIPELINE_NAME = "meta_ads"
 DATASET = "meta_ads"
@@ -40,7 +37,4 @@ def run_meta_pipeline(
     source = meta_ads_source(
         **{**settings.source_kwargs(), "since": since, "until": until, **source_overrides}
     )
-    info = pipeline.run(source)
-    info.raise_on_failed_jobs()
-    log.info("meta_ads: %s", info)
-    return info
+    return load(pipeline, source)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-
 import dlt
 from dlt.common.pipeline import LoadInfo
 
-from ingestion.common.pipelines import raw_pipeline
+from ingestion.common.pipelines import load, raw_pipeline
 from ingestion.order_history.settings import OrderHistorySettings
 from ingestion.order_history.source import order_history_source
 from ingestion.warehouse import WarehouseSettings
-
-log = logging.getLogger(__name__)
 
 PIPELINE_NAME = "order_history"
 DATASET = "order_history"
@@ -30,7 +26,4 @@ def run_order_history_pipeline(
     """Load (merge) every order and line item of the export; re-running with the same files is a no-op."""
     settings = settings or OrderHistorySettings.from_env()
     pipeline = pipeline or order_history_pipeline()
-    info = pipeline.run(order_history_source(**settings.source_kwargs()))
-    info.raise_on_failed_jobs()
-    log.info("order_history: %s", info)
-    return info
+    return load(pipeline, order_history_source(**settings.source_kwargs()))

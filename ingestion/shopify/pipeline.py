@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import dlt
 from dlt.common.pipeline import LoadInfo
 
-from ingestion.common.pipelines import raw_pipeline
+from ingestion.common.pipelines import load, raw_pipeline
 from ingestion.shopify.settings import ShopifySettings
 from ingestion.shopify.source import shopify_source
 from ingestion.warehouse import WarehouseSettings
-
-log = logging.getLogger(__name__)
 
 PIPELINE_NAME = "shopify"
 DATASET = "shopify"
@@ -33,7 +30,4 @@ def run_shopify_pipeline(
     incremental on `updated_at` after the first run."""
     settings = settings or ShopifySettings.from_env()
     pipeline = pipeline or shopify_pipeline()
-    info = pipeline.run(shopify_source(**{**settings.source_kwargs(), **source_overrides}))
-    info.raise_on_failed_jobs()
-    log.info("shopify: %s", info)
-    return info
+    return load(pipeline, shopify_source(**{**settings.source_kwargs(), **source_overrides}))
