@@ -1,7 +1,9 @@
 """Every source the platform knows: its raw schema (= dlt dataset = dbt source name), how to tell
 whether it is configured, and the dlt source that describes its raw tables (the raw contract).
 
-Every source is optional: a shop may have any subset. `journey sources` prints `statuses()`; the
+Every source is optional: a shop may have any subset. `journey sources` prints `statuses()`;
+`journey sources check` runs each configured source's `check` (authenticate, scopes, API version, one
+page: ingestion/common/checks.py); the
 Dagster assets of an unconfigured source report why they are idle instead of failing; `raw_contract`
 creates every source's tables, empty, before its first load so dbt always builds.
 """
@@ -36,6 +38,7 @@ class Source:
     settings: tuple[str, ...]  # the variables that configure it
     status: Callable[[Mapping[str, str] | None], SourceStatus]
     contract: Callable[[], Any] | None  # dlt source describing the raw tables; None = own DDL (events)
+    check: Callable[[Mapping[str, str] | None], Any]  # -> ingestion.common.checks.SourceCheck
 
 
 def _contract(path: str, **placeholders: str) -> Callable[[], Any]:
@@ -48,18 +51,23 @@ PLACEHOLDER = "raw-contract-only"
 SOURCES: tuple[Source, ...] = (
     Source("shopify", "Shopify (GraphQL Admin API)", ("SHOPIFY_API_URL", "SHOPIFY_ACCESS_TOKEN"),
            _lazy("ingestion.shopify.settings:ShopifySettings.status"),
-           _contract("ingestion.shopify:shopify_source", access_token=PLACEHOLDER, api_url=f"http://{PLACEHOLDER}")),
+           _contract("ingestion.shopify:shopify_source", access_token=PLACEHOLDER, api_url=f"http://{PLACEHOLDER}"),
+           _lazy("ingestion.shopify.check:check")),
     Source("order_history", "Order history export (CSV/Parquet)", ("ORDER_HISTORY_PATH",),
            _lazy("ingestion.order_history.settings:OrderHistorySettings.status"),
-           _contract("ingestion.order_history:order_history_source")),
+           _contract("ingestion.order_history:order_history_source"),
+           _lazy("ingestion.order_history.check:check")),
     Source("meta_ads", "Meta Ads (Marketing API)", ("META_ACCESS_TOKEN", "META_AD_ACCOUNT_ID"),
            _lazy("ingestion.meta_ads.settings:MetaAdsSettings.status"),
-           _contract("ingestion.meta_ads:meta_ads_source", access_token=PLACEHOLDER, ad_account_id="0")),
+           _contract("ingestion.meta_ads:meta_ads_source", access_token=PLACEHOLDER, ad_account_id="0"),
+           _lazy("ingestion.meta_ads.check:check")),
     Source("ga4", "Google Analytics 4 (Data API)", ("GA4_PROPERTY_ID", "GA4_ACCESS_TOKEN"),
            _lazy("ingestion.ga4.settings:GA4Settings.status"),
-           _contract("ingestion.ga4:ga4_source", property_id="0", access_token=PLACEHOLDER)),
+           _contract("ingestion.ga4:ga4_source", property_id="0", access_token=PLACEHOLDER),
+           _lazy("ingestion.ga4.check:check")),
     Source("events", "Tracked web events (collector landing files)", ("EVENTS_LANDING_DIR",),
-           _lazy("ingestion.events.settings:events_status"), None),
+           _lazy("ingestion.events.settings:events_status"), None,
+           _lazy("ingestion.events.check:check")),
 )  # fmt: skip
 BY_NAME = {s.name: s for s in SOURCES}
 
@@ -80,3 +88,11 @@ def dbt_sources_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def status_of(name: str, env: Mapping[str, str] | None = None) -> SourceStatus:
     return BY_NAME[name].status(env)
+
+
+def check_all(names: list[str] | None = None, env: Mapping[str, str] | None = None) -> list[Any]:
+    """`SourceCheck` of each named source (all when None), in SOURCES order."""
+    unknown = sorted(set(names or ()) - BY_NAME.keys())
+    if unknown:
+        raise KeyError(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(BY_NAME)}")
+    return [source.check(env) for source in SOURCES if not names or source.name in names]

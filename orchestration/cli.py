@@ -93,9 +93,13 @@ def _raw_contract(settings: WarehouseSettings) -> None:
 
 
 # -- sources --------------------------------------------------------------------------------
-@main.command("sources")
-def sources_cmd() -> None:
-    """Which sources are configured, and why (or what to set). Every source is optional."""
+@main.group("sources", invoke_without_command=True)
+@click.pass_context
+def sources_cmd(ctx: click.Context) -> None:
+    """Which sources are configured, and why (or what to set). Every source is optional.
+    `journey sources check` tries each configured one for real."""
+    if ctx.invoked_subcommand is not None:
+        return
     from ingestion.sources import SOURCES
 
     width = max(len(s.name) for s in SOURCES)
@@ -106,6 +110,16 @@ def sources_cmd() -> None:
     click.echo(
         "\nUnconfigured sources stay idle (their raw tables exist, empty); see README, 'Connect your own data'."
     )
+
+
+@sources_cmd.command("check")
+@click.argument("names", nargs=-1)
+def sources_check_cmd(names: tuple[str, ...]) -> None:
+    """Authenticate, check scopes and API version, fetch one page: a verdict per configured source
+    (all, or the NAMES given). Exits 1 when any configured source fails; prints no secret."""
+    from orchestration.source_checks import print_checks
+
+    sys.exit(print_checks(list(names) or None, echo=click.echo))
 
 
 @warehouse.command("url")

@@ -3,6 +3,10 @@ that names the source, endpoint, status and the last response body when the retr
 
 Why not urllib3's Retry alone: vendors signal throttling in the body too (Shopify `THROTTLED` with HTTP 200,
 Meta error codes 17/613 with HTTP 400), and a truncated JSON page must be retried like a 5xx.
+
+Expiring credentials (Shopify's client-credentials tokens, Google service-account tokens) plug in as an
+`Auth`: its headers are asked for on every attempt, and a 401 makes the client call `refresh()` and try
+again once; a second 401 in a row is reported, not retried.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -34,10 +38,20 @@ class SourceAPIError(RuntimeError):
         )
 
 
+class Auth(Protocol):
+    """Credentials that can expire: `headers()` gives current ones (minting a token when there is none
+    or it is about to expire); `refresh()` forgets the current token so the next `headers()` mints one."""
+
+    def headers(self) -> dict[str, str]: ...
+
+    def refresh(self) -> None: ...
+
+
 @dataclass
 class ApiClient:
     """`request_json` with retries. `throttled(response, payload)` may return seconds to wait for
-    vendor-specific throttling signalled in the body (or None when the payload is fine)."""
+    vendor-specific throttling signalled in the body (or None when the payload is fine). `auth` adds
+    expiring credentials to the static `headers` (see `Auth`)."""
 
     source: str
     base_url: str
@@ -49,6 +63,9 @@ class ApiClient:
     throttled: Callable[[requests.Response, Any], float | None] | None = None
     session: requests.Session = field(default_factory=requests.Session)
     sleep: Callable[[float], None] = time.sleep
+    auth: Auth | None = None
+    # the last successful response (its headers: served API version, quota usage); not a constructor field
+    last_response: requests.Response | None = field(default=None, init=False, repr=False)
 
     def url(self, path: str) -> str:
         return path if path.startswith("http") else f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
@@ -58,10 +75,14 @@ class ApiClient:
         endpoint = url.split("?")[0]
         status: int | None = None
         detail = ""
-        for attempt in range(1, self.max_attempts + 1):
+        refreshed = False
+        attempt = 0
+        while attempt < self.max_attempts:
+            attempt += 1
             wait = min(self.backoff * 2 ** (attempt - 1), self.max_wait)
+            headers = {**self.headers, **(self.auth.headers() if self.auth else {})}
             try:
-                resp = self.session.request(method, url, headers=self.headers, timeout=self.timeout, **kwargs)
+                resp = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
             except (
                 requests.ConnectionError,
                 requests.Timeout,
@@ -70,6 +91,13 @@ class ApiClient:
                 status, detail = None, f"{type(exc).__name__}: {exc}"
             else:
                 status, detail = resp.status_code, resp.text
+                if resp.status_code == 401 and self.auth is not None and not refreshed:
+                    # an expired or revoked token: mint a new one and try again once, without backoff
+                    log.info("%s: %s %s answered 401; refreshing credentials", self.source, method, endpoint)
+                    self.auth.refresh()
+                    refreshed = True
+                    attempt -= 1
+                    continue
                 if resp.status_code in RETRY_STATUSES:
                     retry_after = resp.headers.get("Retry-After")
                     if retry_after:
@@ -84,6 +112,7 @@ class ApiClient:
                     else:
                         extra = self.throttled(resp, payload) if self.throttled else None
                         if extra is None and resp.ok:
+                            self.last_response = resp
                             return payload
                         if extra is not None:
                             wait = min(max(extra, wait), self.max_wait)

@@ -1,0 +1,31 @@
+"""`journey sources check order_history`: the export exists and every file in it reads and validates
+(the same reader the load uses, so a file that passes here loads)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from ingestion.common.checks import SourceCheck, run_check
+from ingestion.order_history.reader import history_files, read_order_history
+from ingestion.order_history.settings import OrderHistorySettings
+
+
+def check(env: Mapping[str, str] | None = None) -> SourceCheck:
+    env = os.environ if env is None else env
+    status = OrderHistorySettings.status(env)
+    path = env.get("ORDER_HISTORY_PATH") or ""
+
+    def files() -> str:
+        found = history_files(path)
+        if not found:
+            raise ValueError(f"no .csv or .parquet file under ORDER_HISTORY_PATH={path}")
+        return f"{len(found)} file(s) under {path}"
+
+    def validate() -> str:
+        history = read_order_history(path)
+        return f"{len(history.orders):,} orders, {len(history.order_items):,} line items valid"
+
+    return run_check(
+        "order_history", [("files", files), ("validate", validate)], status.configured, status.reason
+    )
