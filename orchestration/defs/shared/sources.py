@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import dagster as dg
 
+from ingestion.common.notices import Notice, collect_notices
 from ingestion.common.sources import SourceStatus
 from orchestration.defs.shared.resources import Warehouse, with_table_row_counts
 
@@ -80,6 +81,16 @@ def configured_metadata(status: SourceStatus) -> dict[str, Any]:
     return {"source_configured": True, "configured_by": status.reason}
 
 
+def notice_metadata(notices: list[Notice], table: str) -> dict[str, Any]:
+    """The notices that concern `table` (or the whole source) as materialization metadata: a count
+    Dagster can plot and the messages to read."""
+    mine = [n for n in notices if n.table in (None, table)]
+    metadata: dict[str, Any] = {"notice_count": dg.MetadataValue.int(len(mine))}
+    if mine:
+        metadata["notices"] = dg.MetadataValue.md("\n".join(f"- **{n.code}**: {n.message}" for n in mine))
+    return metadata
+
+
 def load_dlt_source(
     context: dg.AssetExecutionContext,
     warehouse: Warehouse,
@@ -91,15 +102,22 @@ def load_dlt_source(
 ) -> Iterator[Any]:
     """The body every dlt source asset shares: the warehouse and its raw contract ready, then either the
     idle results of an unconfigured source or the dlt run (`build_source(settings)` into
-    `build_pipeline(warehouse settings)`), each table's materialization with its row count."""
+    `build_pipeline(warehouse settings)`), each table's materialization with its row count and the
+    notices the connector raised (a served API version that differs, a thresholded report...)."""
     warehouse.ensure_ready()
     status = api.status()
     if not status.configured:
         yield from idle_source_results(context, status, warehouse)
         return
-    events = dlt_resource.run(
-        context=context,
-        dlt_source=build_source(api.settings()),
-        dlt_pipeline=build_pipeline(warehouse.settings()),
-    )
-    yield from with_table_row_counts(events, warehouse, dataset, configured_metadata(status))
+    with collect_notices() as notices:
+        events = list(
+            dlt_resource.run(
+                context=context,
+                dlt_source=build_source(api.settings()),
+                dlt_pipeline=build_pipeline(warehouse.settings()),
+            )
+        )
+    for event in with_table_row_counts(events, warehouse, dataset, configured_metadata(status)):
+        yield event._replace(
+            metadata={**event.metadata, **notice_metadata(notices, event.asset_key.path[-1])}
+        )
