@@ -49,7 +49,8 @@ def _contract(path: str, **placeholders: str) -> Callable[[], Any]:
 
 PLACEHOLDER = "raw-contract-only"
 SOURCES: tuple[Source, ...] = (
-    Source("shopify", "Shopify (GraphQL Admin API)", ("SHOPIFY_API_URL", "SHOPIFY_ACCESS_TOKEN"),
+    Source("shopify", "Shopify (GraphQL Admin API)",
+           ("SHOPIFY_API_URL", "SHOPIFY_CLIENT_ID", "SHOPIFY_CLIENT_SECRET", "SHOPIFY_ACCESS_TOKEN"),
            _lazy("ingestion.shopify.settings:ShopifySettings.status"),
            _contract("ingestion.shopify:shopify_source", access_token=PLACEHOLDER, api_url=f"http://{PLACEHOLDER}"),
            _lazy("ingestion.shopify.check:check")),
@@ -61,7 +62,8 @@ SOURCES: tuple[Source, ...] = (
            _lazy("ingestion.meta_ads.settings:MetaAdsSettings.status"),
            _contract("ingestion.meta_ads:meta_ads_source", access_token=PLACEHOLDER, ad_account_id="0"),
            _lazy("ingestion.meta_ads.check:check")),
-    Source("ga4", "Google Analytics 4 (Data API)", ("GA4_PROPERTY_ID", "GA4_ACCESS_TOKEN"),
+    Source("ga4", "Google Analytics 4 (Data API)",
+           ("GA4_PROPERTY_ID", "GA4_CREDENTIALS_FILE", "GA4_ACCESS_TOKEN", "GOOGLE_APPLICATION_CREDENTIALS"),
            _lazy("ingestion.ga4.settings:GA4Settings.status"),
            _contract("ingestion.ga4:ga4_source", property_id="0", access_token=PLACEHOLDER),
            _lazy("ingestion.ga4.check:check")),

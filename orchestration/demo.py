@@ -1,7 +1,8 @@
 """`journey demo`: one command from a fresh clone to a populated warehouse.
 
-warehouse up -> simulated shop generated if missing -> emulators started -> nightly_job executed
-in-process against the persistent Dagster instance (so the run shows up in `make dev`) -> summary.
+warehouse up -> simulated shop generated if missing -> emulators started -> `journey sources check`
+against them (the same check a real account gets) -> nightly_job executed in-process against the
+persistent Dagster instance (so the run shows up in `make dev`) -> summary.
 """
 
 from __future__ import annotations
@@ -133,7 +134,18 @@ def run_demo(size: str = "small", seed: int = 42) -> int:
             "emulators up: "
             + ", ".join(f"{k}={v}" for k, v in sorted(endpoints.items()) if k.endswith("_URL"))
         )
+        if (code := check_sources()) != 0:
+            return code
         return run_nightly(settings)
+
+
+def check_sources() -> int:
+    """`journey sources check` against the current environment, printed with the demo's prefix; a
+    failing source stops the demo before the nightly run (its reason is the last thing printed)."""
+    from orchestration.source_checks import print_checks
+
+    _say("checking the sources (authenticate, scopes, API version, one page):")
+    return print_checks(echo=lambda line: _say(f"  {line}") if line.strip() else None)
 
 
 def run_nightly(settings: WarehouseSettings, partition: str | None = None) -> int:

@@ -13,7 +13,7 @@ from orchestration.definitions import defs
 RAW_KEYS = [
     ["shopify", "orders"], ["shopify", "order_line_items"], ["shopify", "refunds"], ["shopify", "customers"],
     ["shopify", "products"], ["meta_ads", "campaigns"], ["meta_ads", "ads"], ["meta_ads", "ads_insights"],
-    ["ga4", "daily_traffic"], ["events", "events"], ["order_history", "orders"], ["order_history", "order_items"],
+    ["ga4", "daily_traffic"], ["ga4", "report_metadata"], ["events", "events"], ["order_history", "orders"], ["order_history", "order_items"],
 ]  # fmt: skip
 MARTS = [
     "fct_orders", "fct_order_items", "dim_customers", "dim_products", "fct_sessions", "fct_funnel_daily",
@@ -87,6 +87,12 @@ def test_ml_and_insights_assets_present(repo):
     } <= groups
     for table in ML_TABLES:
         assert any(table in "_".join(k) for k in keys), table
+
+
+def test_source_checks_present(repo):
+    """Checks the source connectors add beside the dbt tests (non-blocking WARNs on raw tables)."""
+    checks = repo.asset_graph.asset_check_keys
+    assert dg.AssetCheckKey(dg.AssetKey(["ga4", "daily_traffic"]), "report_complete") in checks
 
 
 def test_dbt_tests_are_asset_checks(repo):

@@ -18,9 +18,15 @@ def test_nothing_set_means_nothing_configured(tmp_path, monkeypatch):
     assert [s.source for s in found] == [s.name for s in SOURCES]
     assert not any(s.configured for s in found)
     reasons = {s.source: s.reason for s in found}
-    assert reasons["shopify"] == "set SHOPIFY_API_URL, SHOPIFY_ACCESS_TOKEN"
+    assert reasons["shopify"] == (
+        "set SHOPIFY_API_URL, SHOPIFY_CLIENT_ID, SHOPIFY_CLIENT_SECRET (a Dev Dashboard app), "
+        "or SHOPIFY_ACCESS_TOKEN (a legacy custom app)"
+    )
     assert reasons["meta_ads"] == "set META_ACCESS_TOKEN, META_AD_ACCOUNT_ID"
-    assert reasons["ga4"] == "set GA4_PROPERTY_ID, GA4_ACCESS_TOKEN"
+    assert reasons["ga4"] == (
+        "set GA4_PROPERTY_ID, GA4_CREDENTIALS_FILE (a service-account key file; or "
+        "GOOGLE_APPLICATION_CREDENTIALS, or a fixed GA4_ACCESS_TOKEN)"
+    )
     assert reasons["order_history"].startswith("set ORDER_HISTORY_PATH")
     assert reasons["events"].startswith("set EVENTS_LANDING_DIR")
 
@@ -75,3 +81,42 @@ def test_nightly_refuses_a_run_date_outside_the_partitions():
 
     with pytest.raises(ValueError, match=r"no insights partition 1999-01-01: .*\(INSIGHTS_START_DATE\)"):
         run_nightly(WarehouseSettings(), "1999-01-01")
+
+
+NO_VENDORS = (
+    "SHOPIFY_API_URL", "SHOPIFY_ACCESS_TOKEN", "SHOPIFY_CLIENT_ID", "SHOPIFY_CLIENT_SECRET",
+    "META_ACCESS_TOKEN", "META_AD_ACCOUNT_ID", "GA4_PROPERTY_ID", "GA4_ACCESS_TOKEN",
+    "GA4_CREDENTIALS_FILE", "GOOGLE_APPLICATION_CREDENTIALS", "EVENTS_LANDING_DIR", "ORDER_HISTORY_PATH",
+)  # fmt: skip
+
+
+def test_sources_check_verdicts_and_exit_code(tmp_path, monkeypatch):
+    """`journey sources check`: unconfigured sources are skipped, a valid export and a landing dir pass
+    (exit 0); a malformed export fails naming file and line (exit 1); an unknown name is a usage error."""
+    monkeypatch.setenv("JOURNEY_LOCAL_DIR", str(tmp_path))
+    for var in NO_VENDORS:
+        monkeypatch.delenv(var, raising=False)
+    export = tmp_path / "orders.csv"
+    export.write_text("order_id,customer_id,ordered_at,amount\nA1,c1,2024-03-01T10:00:00Z,19.90\n")
+    (tmp_path / "landing").mkdir()
+    monkeypatch.setenv("ORDER_HISTORY_PATH", str(export))
+    monkeypatch.setenv("EVENTS_LANDING_DIR", str(tmp_path / "landing"))
+
+    result = CliRunner().invoke(main, ["sources", "check"])
+    assert result.exit_code == 0, result.output
+    verdicts = {line.split()[0]: line.split()[1] for line in result.output.splitlines() if line[:1].isalpha()}
+    assert {k: v for k, v in verdicts.items() if k in {s.name for s in SOURCES}} == {
+        "shopify": "SKIPPED", "order_history": "OK", "meta_ads": "SKIPPED", "ga4": "SKIPPED", "events": "OK",
+    }  # fmt: skip
+    assert "1 orders, 0 line items valid" in result.output
+    assert "2 configured source(s) OK" in result.output
+
+    export.write_text("order_id,customer_id,ordered_at,amount\nA1,c1,not-a-date,19.90\n")
+    result = CliRunner().invoke(main, ["sources", "check", "order_history"])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("order_history  FAILED")
+    assert f"{export}:2" in result.output
+    assert "1 source(s) failed: order_history" in result.output
+
+    result = CliRunner().invoke(main, ["sources", "check", "hubspot"])
+    assert result.exit_code == 2 and "unknown source(s) hubspot" in result.output

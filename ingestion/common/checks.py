@@ -73,4 +73,3 @@ def run_check(
             break
         result.steps.append(CheckStep(name, True, detail))
     return result
-

@@ -1,4 +1,4 @@
-"""GA4 Data API -> `ga4` schema (`daily_traffic`), runnable without Dagster."""
+"""GA4 Data API -> `ga4` schema (`daily_traffic`, `report_metadata`), runnable without Dagster."""
 
 from ingestion.ga4.pipeline import ga4_pipeline, run_ga4_pipeline
 from ingestion.ga4.settings import GA4Settings

@@ -31,7 +31,8 @@ def run_ga4_pipeline(
     pipeline: dlt.Pipeline | None = None,
     **source_overrides: Any,
 ) -> LoadInfo:
-    """Load `daily_traffic`. `since`/`until` backfill a range; otherwise incremental with a re-pull window."""
+    """Load `daily_traffic` (+ `report_metadata`). `since`/`until` backfill a range; otherwise incremental
+    with a re-pull window."""
     settings = settings or GA4Settings.from_env()
     pipeline = pipeline or ga4_pipeline()
     source = ga4_source(**{**settings.source_kwargs(), "since": since, "until": until, **source_overrides})

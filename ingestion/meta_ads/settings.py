@@ -13,7 +13,10 @@ from typing import Any
 from ingestion.common.sources import SourceStatus, credentials_status
 
 DEFAULT_API_URL = "https://graph.facebook.com"
-DEFAULT_API_VERSION = "v21.0"
+# the Graph API version of the official SDK this connector is checked against (facebook_business 26.0.x:
+# `apiconfig.ads_api_config["API_VERSION"]`); Meta retires Marketing API versions on a published schedule
+# and rejects retired ones with error 2635 (every version before v24.0 since 2026-06-09)
+DEFAULT_API_VERSION = "v26.0"
 DEFAULT_START_DATE = "2024-11-01"
 DEFAULT_REPULL_DAYS = 28  # Meta restates conversions for up to 28 days
 REQUIRED = ("META_ACCESS_TOKEN", "META_AD_ACCOUNT_ID")
@@ -66,6 +69,7 @@ class MetaAdsSettings:
             "META_BACKOFF_SECONDS": ("backoff", float),
             "META_MAX_WAIT_SECONDS": ("max_wait", float),
             "META_POLL_SECONDS": ("poll_interval", float),
+            "META_ASYNC_TIMEOUT_SECONDS": ("async_timeout", float),
         }
         for var, (name, cast) in optional.items():
             if env.get(var):

@@ -6,6 +6,15 @@ until the bucket holds enough points for another query of the same cost, so it r
 a `THROTTLED` error (HTTP 200) is retried by the shared `ApiClient` after the time the bucket needs to
 restore the requested points. A query costing over Shopify's single-query limit (`MAX_COST_EXCEEDED`)
 is retried with a smaller page.
+
+Auth: a Dev Dashboard app's client id + secret (`ClientCredentialsAuth`: a token minted by the
+client-credentials grant, re-minted before it expires or after a 401) or a legacy custom app's permanent
+token. API version: the path asks for one; Shopify serves its oldest supported version instead when the
+asked one is no longer supported and says so in `X-Shopify-API-Version`, which the client reads after
+every response and reports once per client as an `api_version_mismatch` notice (log + asset metadata).
+
+Every query document the connector (and its check) sends is built by the functions here, so the contract
+test (tests/contracts/test_shopify_contract.py) validates exactly them against Shopify's published schema.
 """
 
 from __future__ import annotations
@@ -19,6 +28,9 @@ from typing import Any
 import requests
 
 from ingestion.common.http import ApiClient, SourceAPIError
+from ingestion.common.notices import notice
+from ingestion.shopify.auth import ClientCredentialsAuth
+from ingestion.shopify.settings import DEFAULT_API_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +61,66 @@ def order_fields(nested: int) -> str:
     )
 
 
+# `email`, `phone` and `emailMarketingConsent` are deprecated on Customer (in every version Shopify still
+# serves) in favour of the default email address / phone number objects
 CUSTOMER_FIELDS = (
-    "id email phone firstName lastName state emailMarketingConsent { marketingState } createdAt updatedAt "
-    "numberOfOrders amountSpent { amount currencyCode } defaultAddress { city countryCodeV2 }"
+    "id defaultEmailAddress { emailAddress marketingState } defaultPhoneNumber { phoneNumber } "
+    "firstName lastName state createdAt updatedAt numberOfOrders amountSpent { amount currencyCode } "
+    "defaultAddress { city countryCodeV2 }"
 )
+VERSION_HEADER = "X-Shopify-API-Version"
 
 
 def product_fields(nested: int) -> str:
     return (
         "id title handle productType vendor status tags createdAt updatedAt "
         f"variants(first: {nested}) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {VARIANT} }} }}"
+    )
+
+
+def page_query(root: str, selection: str) -> str:
+    """One page of a top-level connection, sorted by UPDATED_AT, filtered by a search `query`."""
+    return (
+        f"query {root.capitalize()}Page($first: Int!, $after: String, $query: String) {{ "
+        f"{root}(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {{ "
+        f"pageInfo {{ hasNextPage endCursor }} nodes {{ {selection} }} }} }}"
+    )
+
+
+def rest_query(root: str, field: str, selection: str) -> str:
+    """The rest of a nested connection of one node (`order(id:) { lineItems(after:) }`...)."""
+    return (
+        f"query Rest($id: ID!, $after: String) {{ {root}(id: $id) {{ {field}(first: 100, after: $after) "
+        f"{{ pageInfo {{ hasNextPage endCursor }} nodes {{ {selection} }} }} }} }}"
+    )
+
+
+# what `journey sources check shopify` asks besides one page of each feed
+SHOP_QUERY = "query CheckShop { shop { name } }"
+SCOPES_QUERY = "query CheckScopes { currentAppInstallation { accessScopes { handle } } }"
+# (root, nested connection, node selection) completed by `rest_query`
+NESTED = (("order", "lineItems", LINE_ITEM), ("refund", "refundLineItems", REFUND_LINE_ITEM),
+          ("product", "variants", VARIANT))  # fmt: skip
+
+
+def query_documents(nested: int = 5) -> dict[str, str]:
+    """Every query document the connector and its check send, by name (for the contract test)."""
+    return {
+        "orders page": page_query("orders", order_fields(nested)),
+        "customers page": page_query("customers", CUSTOMER_FIELDS),
+        "products page": page_query("products", product_fields(nested)),
+        **{f"{root}.{field} rest": rest_query(root, field, sel) for root, field, sel in NESTED},
+        "check shop": SHOP_QUERY,
+        "check scopes": SCOPES_QUERY,
+    }
+
+
+def version_mismatch(requested: str, served: str) -> str:
+    """What a person reads when Shopify served another API version than the one asked for."""
+    return (
+        f"asked for Admin API version {requested}, Shopify served {served} "
+        f"({VERSION_HEADER}): {requested} is not a supported version (any more), so responses follow "
+        f"{served}; set SHOPIFY_API_VERSION to a supported version (unset: {DEFAULT_API_VERSION})"
     )
 
 
@@ -105,7 +167,9 @@ class ShopifyGraphQLClient:
         *,
         api_url: str,
         api_version: str,
-        access_token: str,
+        access_token: str = "",
+        client_id: str = "",
+        client_secret: str = "",
         page_size: int = 250,
         nested_page_size: int = 5,
         max_attempts: int = 6,
@@ -118,18 +182,29 @@ class ShopifyGraphQLClient:
         self.nested = nested_page_size
         self.sleep = sleep
         self.max_wait = max_wait
+        self.api_version = api_version
+        self.served_version: str | None = None  # X-Shopify-API-Version of the last response
         self.path = f"admin/api/{api_version}/graphql.json"
-        # the token travels in Shopify's header only, never in URLs that could end up in logs
+        retry = {"max_attempts": max_attempts, "backoff": backoff, "max_wait": max_wait, "timeout": timeout,
+                 "sleep": sleep}  # fmt: skip
+        # a Dev Dashboard app mints expiring tokens; a legacy custom app has one permanent token (a 401
+        # then means revoked or wrong: nothing to refresh). Either travels in Shopify's header only,
+        # never in URLs that could end up in logs.
+        self.auth = (
+            ClientCredentialsAuth(api_url=api_url, client_id=client_id, client_secret=client_secret, **retry)
+            if client_id and client_secret
+            else None
+        )
+        headers = {"Content-Type": "application/json"}
+        if self.auth is None:
+            headers["X-Shopify-Access-Token"] = access_token
         self.http = ApiClient(
             source=SOURCE,
             base_url=api_url,
-            headers={"X-Shopify-Access-Token": access_token, "Content-Type": "application/json"},
-            max_attempts=max_attempts,
-            backoff=backoff,
-            max_wait=max_wait,
-            timeout=timeout,
+            headers=headers,
             throttled=shopify_throttled,
-            sleep=sleep,
+            auth=self.auth,
+            **retry,
         )
 
     def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -137,12 +212,22 @@ class ShopifyGraphQLClient:
         payload = self.http.request_json(
             "POST", self.path, json={"query": query, "variables": variables or {}}
         )
+        self._note_version()
         if not isinstance(payload, dict):
             raise ShopifyQueryError(self.http.url(self.path), f"unexpected body {str(payload)[:200]}")
         if payload.get("errors"):
             raise ShopifyQueryError(self.http.url(self.path), payload["errors"])
         self._pace(_cost(payload))
         return payload["data"]
+
+    def _note_version(self) -> None:
+        """Read the served version; the first time it differs from the asked one, raise a notice."""
+        response = self.http.last_response
+        served = response.headers.get(VERSION_HEADER) if response is not None else None
+        if served and served != self.api_version and self.served_version != served:
+            notice(SOURCE, "api_version_mismatch", version_mismatch(self.api_version, served),
+                   requested=self.api_version, served=served)  # fmt: skip
+        self.served_version = served or self.served_version
 
     def _pace(self, cost: dict[str, Any]) -> None:
         """Sleep until the bucket could pay for another query like this one (leaky-bucket pacing)."""
@@ -154,11 +239,7 @@ class ShopifyGraphQLClient:
 
     def pages(self, root: str, selection: str, search: str | None) -> Iterator[list[dict[str, Any]]]:
         """All nodes of a top-level connection sorted by UPDATED_AT, page by page."""
-        query = (
-            f"query {root.capitalize()}Page($first: Int!, $after: String, $query: String) {{ "
-            f"{root}(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {{ "
-            f"pageInfo {{ hasNextPage endCursor }} nodes {{ {selection} }} }} }}"
-        )
+        query = page_query(root, selection)
         first, after = self.page_size, None
         while True:
             try:
@@ -181,10 +262,7 @@ class ShopifyGraphQLClient:
         self, root: str, node_id: str, field: str, selection: str, after: str
     ) -> list[dict[str, Any]]:
         """The remaining nodes of a nested connection (`order.lineItems` past the inline page…)."""
-        query = (
-            f"query Rest($id: ID!, $after: String) {{ {root}(id: $id) {{ {field}(first: 100, after: $after) "
-            f"{{ pageInfo {{ hasNextPage endCursor }} nodes {{ {selection} }} }} }} }}"
-        )
+        query = rest_query(root, field, selection)
         out: list[dict[str, Any]] = []
         while after:
             connection = self.execute(query, {"id": node_id, "after": after})[root][field]

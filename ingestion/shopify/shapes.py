@@ -184,16 +184,20 @@ def refund_line_item_rows(o: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def customer_row(c: dict[str, Any]) -> dict[str, Any]:
-    consent = c.get("emailMarketingConsent") or {}
+    """`email`/`phone`/`accepts_marketing` come from `defaultEmailAddress`/`defaultPhoneNumber` (the
+    deprecated `Customer.email`, `phone`, `emailMarketingConsent` are no longer read); the columns keep
+    their names, so the raw contract and dbt staging are unchanged. No email = no marketing consent."""
+    email = c.get("defaultEmailAddress") or {}
+    phone = c.get("defaultPhoneNumber") or {}
     address = c.get("defaultAddress") or {}
     return {
         "id": c["id"],
-        "email": c.get("email"),
-        "phone": c.get("phone"),
+        "email": email.get("emailAddress"),
+        "phone": phone.get("phoneNumber"),
         "first_name": c.get("firstName"),
         "last_name": c.get("lastName"),
         "state": c.get("state"),
-        "accepts_marketing": consent.get("marketingState") == "SUBSCRIBED" if consent else None,
+        "accepts_marketing": email.get("marketingState") == "SUBSCRIBED" if email else None,
         "created_at": ts(c.get("createdAt")),
         "updated_at": ts(c.get("updatedAt")),
         "number_of_orders": None if c.get("numberOfOrders") is None else int(c["numberOfOrders"]),

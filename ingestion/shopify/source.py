@@ -60,8 +60,10 @@ def _pages(nodes: Any) -> list[dict[str, Any]]:
 
 @dlt.source(name="shopify", max_table_nesting=0)
 def shopify_source(
-    access_token: str = dlt.secrets.value,
     api_url: str = dlt.config.value,
+    access_token: str = "",
+    client_id: str = "",
+    client_secret: str = "",
     api_version: str = DEFAULT_API_VERSION,
     start_date: str = DEFAULT_START_DATE,
     lookback_minutes: float = DEFAULT_LOOKBACK_MINUTES,
@@ -72,12 +74,16 @@ def shopify_source(
     max_wait: float = 60.0,
     timeout: float = 60.0,
 ) -> list[DltResource]:
-    """One shop. The first run backfills orders from `start_date` (customers and products whole);
-    later runs read what changed since, `lookback_minutes` early."""
+    """One shop, authenticated by `client_id` + `client_secret` (a Dev Dashboard app: tokens minted by
+    the client-credentials grant) or a legacy custom app's `access_token`. The first run backfills
+    orders from `start_date` (customers and products whole); later runs read what changed since,
+    `lookback_minutes` early."""
     client = ShopifyGraphQLClient(
         api_url=api_url,
         api_version=api_version,
         access_token=access_token,
+        client_id=client_id,
+        client_secret=client_secret,
         page_size=page_size,
         nested_page_size=nested_page_size,
         max_attempts=max_attempts,

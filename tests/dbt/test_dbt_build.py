@@ -109,3 +109,27 @@ def test_feature_snapshots_are_monthly_and_labelless(built_tiny, raw_tiny):
     assert days == {1}
     assert any(c.startswith("category_share_") for c in columns)
     assert not [c for c in columns if "churn" in c or "label" in c or "future" in c]
+
+
+def test_archived_and_deleted_campaigns_keep_their_spend_and_names(built_tiny, raw_tiny, tiny_world):
+    """Meta leaves archived and deleted campaigns out of its edges unless asked for; the shop has both,
+    and their spend (account history) reaches the mart under their names."""
+    campaigns = pq.read_table(tiny_world / "meta_campaigns.parquet").to_pandas()
+    retired = campaigns[campaigns.status.isin(["ARCHIVED", "DELETED"])]
+    assert set(retired.status) == {"ARCHIVED", "DELETED"}
+    daily = pq.read_table(tiny_world / "meta_insights_daily.parquet").to_pandas()
+    truth = daily.assign(spend=daily.spend.astype(float)).groupby("campaign_id").spend.sum()
+    with psycopg.connect(raw_tiny.role_url("reporter")) as conn:
+        mart = {
+            campaign_id: (name, float(spend))
+            for campaign_id, name, spend in conn.execute(
+                "select campaign_id, campaign_name, sum(spend) from marts.fct_campaign_performance_daily"
+                " where campaign_id = any(%s) group by 1, 2",
+                (list(retired.campaign_id),),
+            )
+        }
+    for row in retired.itertuples():
+        assert row.campaign_id in mart, row.name
+        name, spend = mart[row.campaign_id]
+        assert name == row.name and spend == pytest.approx(float(truth[row.campaign_id]), abs=0.01)
+        assert spend > 0

@@ -17,11 +17,12 @@ from dagster_dlt import DagsterDltResource
 
 from ingestion.meta_ads.pipeline import PIPELINE_NAME as META_PIPELINE
 from orchestration.defs.ga4.assets import ga4_assets
+from orchestration.defs.ga4.checks import report_complete
 from orchestration.defs.ga4.resources import GA4Api
 from orchestration.defs.meta_ads.assets import meta_ads_assets
 from orchestration.defs.meta_ads.resources import MetaAdsApi
 from orchestration.defs.shared.resources import Warehouse
-from tests.sources._meta_ga4_fixtures import duplicate_keys, emulator, query, reset_dataset
+from tests.sources._meta_ga4_fixtures import control, duplicate_keys, emulator, query, reset_dataset
 
 FAST_ENV = {
     "META_POLL_SECONDS": "0.01",
@@ -43,7 +44,8 @@ def sources(tiny_world: Path, warehouse) -> Iterator[dict]:
         reset_dataset(warehouse, "meta_ads", META_PIPELINE)
         reset_dataset(warehouse, "ga4", "ga4")
         try:
-            yield {"env": env, "meta_faults": meta_faults, "ga4_faults": ga4_faults, "warehouse": warehouse}
+            yield {"env": env, "meta_faults": meta_faults, "ga4_faults": ga4_faults, "warehouse": warehouse,
+                   "ga4_url": ga4_url}  # fmt: skip
         finally:
             for k, v in saved.items():
                 if v is None:
@@ -68,7 +70,7 @@ def _resources(sources: dict) -> dict:
         "ga4_api": GA4Api(
             api_url=env["GA4_API_URL"],
             property_id=env["GA4_PROPERTY_ID"],
-            access_token=env["GA4_ACCESS_TOKEN"],
+            credentials_file=env["GA4_CREDENTIALS_FILE"],
         ),
     }
 
@@ -91,13 +93,18 @@ def test_assets_materialize_twice_without_partition_and_report_rows(sources):
         ("meta_ads", "ads"),
         ("meta_ads", "ads_insights"),
         ("ga4", "daily_traffic"),
+        ("ga4", "report_metadata"),
     }
     assert all(n > 0 for n in counts.values()), counts
     assert counts[("meta_ads", "ads_insights")] == query("select count(*) from meta_ads.ads_insights")[0][0]
 
     second = dg.materialize([meta_ads_assets, ga4_assets], resources=_resources(sources))
     assert second.success
-    assert _row_counts(second) == counts
+    again = _row_counts(second)
+    # ga4.report_metadata is a log: one row per report request of each load
+    report_requests = [r for r in sources["ga4_faults"].requests if r.path.endswith(":runReport")]
+    assert again.pop(("ga4", "report_metadata")) == len(report_requests)
+    assert again == {k: v for k, v in counts.items() if k != ("ga4", "report_metadata")}
     assert duplicate_keys("meta_ads", "ads_insights", ("ad_id", "date_start")) == 0
 
 
@@ -120,3 +127,40 @@ def test_backfill_range_from_run_config(sources):
     assert posts == [{"since": "2025-01-01", "until": "2025-01-10"}]
     assert query("select count(*) from meta_ads.ads_insights")[0][0] == before
     assert query("select max(date_start) from meta_ads.ads_insights")[0][0] == last
+
+
+def test_ga4_thresholded_report_warns_in_metadata_and_fails_the_warn_check(sources):
+    """GA4 flags in the response metadata: a notice on the materialization and `report_complete` (WARN,
+    non-blocking) failing until a load comes back whole."""
+    control(sources["ga4_url"], thresholding=3)
+    try:
+        result = dg.materialize([ga4_assets, report_complete], resources=_resources(sources))
+    finally:
+        control(sources["ga4_url"], thresholding=None)
+    assert result.success  # a WARN check does not fail the run
+    (traffic,) = [
+        m for m in result.asset_materializations_for_node("ga4") if m.asset_key.path[-1] == "daily_traffic"
+    ]
+    assert traffic.metadata["notice_count"].value >= 1
+    assert "report_thresholded" in traffic.metadata["notices"].value
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.check_name == "report_complete" and not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert "thresholded" in evaluation.description and evaluation.metadata["subject_to_thresholding"].value
+
+    whole = dg.materialize([ga4_assets, report_complete], resources=_resources(sources))
+    (evaluation,) = whole.get_asset_check_evaluations()
+    assert evaluation.passed, evaluation.description
+    (traffic,) = [
+        m for m in whole.asset_materializations_for_node("ga4") if m.asset_key.path[-1] == "daily_traffic"
+    ]
+    assert traffic.metadata["notice_count"].value == 0
+
+    # daily_traffic alone (an asset subset) leaves no report metadata for its load: the check says so
+    subset = dg.materialize(
+        [ga4_assets, report_complete],
+        resources=_resources(sources),
+        selection=[dg.AssetKey(["ga4", "daily_traffic"])],
+    )
+    (evaluation,) = subset.get_asset_check_evaluations()
+    assert not evaluation.passed and "recorded no report metadata" in evaluation.description

@@ -1,6 +1,7 @@
 """Tier 2/4: the Shopify `@dlt_assets` materialize against the emulator (as `ingest_job` runs them),
-report row counts per table, stay idempotent, refuse a selection that splits a cursor family, and stay
-idle (succeeding, saying what to set) when Shopify is not configured."""
+report row counts per table, stay idempotent, show a served API version that differs from the asked one
+as a notice on every table, refuse a selection that splits a cursor family, and stay idle (succeeding,
+saying what to set) when Shopify is not configured."""
 
 from __future__ import annotations
 
@@ -39,12 +40,15 @@ def shop(tiny_world: Path, warehouse) -> Iterator[dict]:
             reset_dataset(warehouse, "shopify", PIPELINE_NAME)
 
 
-def _resources(shop: dict) -> dict:
+def _resources(shop: dict, **api: str) -> dict:
     return {
         "warehouse": Warehouse(port=shop["warehouse"].port),
         "shopify_dlt": DagsterDltResource(),
         "shopify_api": ShopifyApi(
-            api_url=shop["env"]["SHOPIFY_API_URL"], access_token=shop["env"]["SHOPIFY_ACCESS_TOKEN"]
+            api_url=shop["env"]["SHOPIFY_API_URL"],
+            client_id=shop["env"]["SHOPIFY_CLIENT_ID"],
+            client_secret=shop["env"]["SHOPIFY_CLIENT_SECRET"],
+            **api,
         ),
     }
 
@@ -70,6 +74,21 @@ def test_assets_materialize_twice_and_report_rows(shop):
     assert {t: n for t, n in _row_counts(second).items() if t in TABLES} == {t: counts[t] for t in TABLES}
     for table in TABLES:
         assert duplicate_keys("shopify", table, ("id",)) == 0, table
+    assert all(
+        m.metadata["notice_count"].value == 0 for m in second.asset_materializations_for_node("shopify")
+    )
+
+
+def test_a_served_version_that_differs_is_a_notice_on_every_table(shop):
+    result = dg.materialize([shopify_assets], resources=_resources(shop, api_version="2025-01"))
+    assert result.success
+    materializations = result.asset_materializations_for_node("shopify")
+    assert {m.asset_key.path[-1] for m in materializations} == set(TABLES)
+    for m in materializations:
+        assert m.metadata["notice_count"].value == 1, m.asset_key
+        text = m.metadata["notices"].value
+        assert "**api_version_mismatch**" in text and "asked for Admin API version 2025-01" in text
+        assert "Shopify served 2026-01" in text
 
 
 def test_selecting_part_of_a_cursor_family_fails_with_the_family(shop):
@@ -85,7 +104,7 @@ def test_selecting_part_of_a_cursor_family_fails_with_the_family(shop):
 
 
 def test_unconfigured_shopify_is_idle_and_says_why(shop, monkeypatch):
-    for var in ("SHOPIFY_API_URL", "SHOPIFY_ACCESS_TOKEN"):
+    for var in ("SHOPIFY_API_URL", "SHOPIFY_ACCESS_TOKEN", "SHOPIFY_CLIENT_ID", "SHOPIFY_CLIENT_SECRET"):
         monkeypatch.delenv(var, raising=False)
     before = {t: query(f"select count(*) from shopify.{t}")[0][0] for t in TABLES}
     resources = {**_resources(shop), "shopify_api": ShopifyApi()}
@@ -95,6 +114,9 @@ def test_unconfigured_shopify_is_idle_and_says_why(shop, monkeypatch):
     assert {m.asset_key.path[-1] for m in materializations} == set(TABLES)
     for m in materializations:
         assert m.metadata["source_configured"].value is False
-        assert "set SHOPIFY_API_URL, SHOPIFY_ACCESS_TOKEN" in m.metadata["not_configured_because"].value
+        assert m.metadata["not_configured_because"].value == (
+            "set SHOPIFY_API_URL, SHOPIFY_CLIENT_ID, SHOPIFY_CLIENT_SECRET (a Dev Dashboard app), or "
+            "SHOPIFY_ACCESS_TOKEN (a legacy custom app)"
+        )
         assert m.metadata["dagster/row_count"].value == before[m.asset_key.path[-1]]
     assert {t: query(f"select count(*) from shopify.{t}")[0][0] for t in TABLES} == before

@@ -4,7 +4,12 @@ The contract's tables and types exactly; loaded twice (idempotent; the second ru
 changed, read from the emulator's request log); a shop seen earlier then later converges to a clean
 load (new refunds replace the orders' child rows, no duplicates); every fault recovered; exhausted
 retries name the endpoint and status; a load killed midway then re-run equals a clean run; unknown
-fields and a missing token are rejected. (The order history import is tested in test_order_history.py.)
+fields and a missing token are rejected. Auth and versions as Shopify has them today: a client-credentials
+token expiring mid-load is re-minted and the load equals a clean one; a token near its expiry is
+re-minted before use; a wrong client secret fails at once with Shopify's reason and no secret; an
+unsupported API version is served as the oldest supported one and raises an `api_version_mismatch`
+notice; every query document a load sends is one the contract test validates. (The order history
+import is tested in test_order_history.py; `check()` in test_shopify_check.py.)
 """
 
 from __future__ import annotations
@@ -21,9 +26,13 @@ import requests
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion.common.http import SourceAPIError
+from ingestion.common.notices import collect_notices
 from ingestion.sandbox.emulators.meta_world import world_end_date
+from ingestion.sandbox.emulators.shopify import ACCESS_TOKEN, SCOPES, SUPPORTED_VERSIONS, TOKEN_TTL
 from ingestion.shopify import ShopifySettings, run_shopify_pipeline, shopify_pipeline
-from ingestion.shopify.client import ShopifyGraphQLClient, ShopifyQueryError
+from ingestion.shopify.auth import ClientCredentialsAuth, ShopifyAuthError
+from ingestion.shopify.client import ShopifyGraphQLClient, ShopifyQueryError, query_documents
+from ingestion.shopify.settings import DEFAULT_API_VERSION
 from tests.sources._meta_ga4_fixtures import (
     FAST_HTTP,
     columns,
@@ -82,8 +91,19 @@ def shop(tiny_world: Path, warehouse):
 
 def _reset(shop) -> None:
     reset_dataset(shop.warehouse, "shopify", PIPELINE)
-    control(shop.url, as_of=None, maximum_available=20_000, restore_rate=10_000, throttle_next=0, refill=True)
+    control(shop.url, as_of=None, maximum_available=20_000, restore_rate=10_000, throttle_next=0, refill=True,
+            token_ttl=TOKEN_TTL, expire_after_requests=None, scopes=list(SCOPES), legacy_token=ACCESS_TOKEN)  # fmt: skip
     shop.faults.clear()
+
+
+def _cause(error: BaseException, kind: type) -> BaseException | None:
+    while error is not None and not isinstance(error, kind):
+        error = error.__cause__ or error.__context__
+    return error
+
+
+def _graphql_statuses(shop) -> list[int]:
+    return [r.status for r in shop.faults.requests if r.path.endswith("/graphql.json") and not r.fault]
 
 
 def load(shop, **overrides):
@@ -244,16 +264,14 @@ def test_exhausted_retries_name_source_endpoint_status_and_body(fresh):
     fresh.faults.plan("503", times=5, path_contains="/graphql.json")
     with pytest.raises(PipelineStepFailed) as info:
         load(fresh, max_attempts=3)
-    error = info.value.__cause__
-    while error is not None and not isinstance(error, SourceAPIError):
-        error = error.__cause__
+    error = _cause(info.value, SourceAPIError)
     assert isinstance(error, SourceAPIError), info.value
     message = str(error)
     assert message.startswith(
-        f"shopify: POST {fresh.url}/admin/api/2025-01/graphql.json failed after 3 attempt(s)"
+        f"shopify: POST {fresh.url}/admin/api/{DEFAULT_API_VERSION}/graphql.json failed after 3 attempt(s)"
     )
     assert "HTTP 503" in message and "emulator fault: HTTP 503" in message
-    assert fresh.env["SHOPIFY_ACCESS_TOKEN"] not in message
+    assert fresh.env["SHOPIFY_CLIENT_SECRET"] not in str(info.value)
 
 
 def test_exhausted_throttling_reports_throttled(fresh):
@@ -279,8 +297,8 @@ def test_load_killed_midway_then_rerun_equals_clean_run(fresh, reference):
 
 def test_unknown_field_is_rejected_like_shopify(shop):
     client = ShopifyGraphQLClient(
-        api_url=shop.env["SHOPIFY_API_URL"], api_version="2025-01",
-        access_token=shop.env["SHOPIFY_ACCESS_TOKEN"], max_attempts=1,
+        api_url=shop.env["SHOPIFY_API_URL"], api_version=DEFAULT_API_VERSION,
+        client_id=shop.env["SHOPIFY_CLIENT_ID"], client_secret=shop.env["SHOPIFY_CLIENT_SECRET"], max_attempts=1,
     )  # fmt: skip
     with pytest.raises(ShopifyQueryError) as info:
         client.execute("{ orders(first: 1) { nodes { id totalPriceUsd } } }")
@@ -288,12 +306,85 @@ def test_unknown_field_is_rejected_like_shopify(shop):
     assert "Field 'totalPriceUsd' doesn't exist on type 'Order'" in str(info.value)
 
 
-def test_access_token_is_required(shop):
-    url = f"{shop.url}/admin/api/2025-01/graphql.json"
+def test_access_token_is_required_and_the_legacy_token_still_works(shop):
+    url = f"{shop.url}/admin/api/{DEFAULT_API_VERSION}/graphql.json"
     resp = requests.post(url, json={"query": "{ shop { name } }"}, timeout=10)
     assert resp.status_code == 401 and "Invalid API key or access token" in resp.text
-    settings = ShopifySettings.from_env({**shop.env, "SHOPIFY_ACCESS_TOKEN": "shpat_wrong"}, **FAST_HTTP)
+    legacy = {"SHOPIFY_API_URL": shop.url, "SHOPIFY_ACCESS_TOKEN": ACCESS_TOKEN}
+    client = ShopifyGraphQLClient(**{k: v for k, v in ShopifySettings.from_env(legacy).source_kwargs().items()
+                                     if k in ("api_url", "api_version", "access_token", "client_id")})  # fmt: skip
+    assert client.auth is None and client.execute("{ shop { name } }")["shop"]["name"]
+    settings = ShopifySettings.from_env({**legacy, "SHOPIFY_ACCESS_TOKEN": "shpat_wrong"}, **FAST_HTTP)
     with pytest.raises(PipelineStepFailed) as info:
         run_shopify_pipeline(settings, pipeline=shopify_pipeline(pipeline_name=f"{PIPELINE}_badtoken"))
-    assert "failed after 1 attempt(s): HTTP 401" in str(info.value)
+    assert "failed after 1 attempt(s): HTTP 401" in str(info.value)  # a static token is not refreshed
     assert "shpat_wrong" not in str(info.value)
+
+
+def test_a_token_expiring_mid_load_is_reminted_and_the_load_equals_a_clean_one(fresh, reference):
+    before = control(fresh.url)["tokens_minted"]
+    control(fresh.url, expire_after_requests=5)  # the token dies after 5 GraphQL requests of the load
+    load(fresh)
+    assert snapshot() == reference
+    for table, key in KEYS.items():
+        assert duplicate_keys("shopify", table, key) == 0, table
+    assert control(fresh.url)["tokens_minted"] == before + 2  # the first token, then one re-mint
+    statuses = _graphql_statuses(fresh)
+    assert statuses[:5] == [200] * 5 and statuses[5] == 401 and statuses.count(401) == 1
+    assert all(code == 200 for code in statuses[6:])  # the refused request was sent again, then the rest
+
+
+def test_a_token_about_to_expire_is_reminted_before_use(shop):
+    now = [1_000_000.0]
+    auth = ClientCredentialsAuth(api_url=shop.url, client_id=shop.env["SHOPIFY_CLIENT_ID"],
+                                 client_secret=shop.env["SHOPIFY_CLIENT_SECRET"], clock=lambda: now[0])  # fmt: skip
+    first = auth.token()
+    assert first.expires_in == int(TOKEN_TTL) and set(first.scopes) == set(SCOPES)
+    now[0] += TOKEN_TTL - 301  # more than the 5-minute margin left: kept
+    assert auth.token() is first and auth.minted == 1
+    now[0] += 2  # under 5 minutes left: minted again before it can fail a request
+    second = auth.token()
+    assert second.value != first.value and auth.minted == 2
+    auth.refresh()  # what ApiClient does after a 401
+    assert auth.headers()["X-Shopify-Access-Token"] not in (first.value, second.value) and auth.minted == 3
+
+
+def test_a_wrong_client_secret_fails_at_once_with_shopifys_reason_and_no_secret(fresh):
+    wrong = "shpss_wrong_0000000000000000"
+    settings = ShopifySettings.from_env({**fresh.env, "SHOPIFY_CLIENT_SECRET": wrong}, **FAST_HTTP)
+    with pytest.raises(PipelineStepFailed) as info:
+        run_shopify_pipeline(settings, pipeline=shopify_pipeline(pipeline_name=f"{PIPELINE}_badsecret"))
+    error = _cause(info.value, ShopifyAuthError)
+    assert isinstance(error, ShopifyAuthError), info.value
+    assert str(error).startswith(
+        f"shopify: POST {fresh.url}/admin/oauth/access_token failed after 1 attempt(s): HTTP 401: "
+        "client-credentials token exchange refused: invalid_client: Client authentication failed"
+    )
+    assert "check SHOPIFY_CLIENT_ID and SHOPIFY_CLIENT_SECRET" in str(error)
+    for secret in (wrong, fresh.env["SHOPIFY_CLIENT_SECRET"]):
+        assert secret not in str(info.value) and secret not in str(error)
+    token_requests = [r for r in fresh.faults.requests if r.path == "/admin/oauth/access_token"]
+    assert len(token_requests) == 1 and not _graphql_statuses(fresh)  # refused once, nothing else sent
+
+
+def test_an_unsupported_version_is_served_as_the_oldest_supported_with_a_notice(fresh, reference):
+    with collect_notices() as notices:
+        load(fresh, api_version="2025-01")
+    assert snapshot() == reference  # the same data, through 2026-01's schema
+    mismatches = [n for n in notices if n.code == "api_version_mismatch"]
+    assert len(mismatches) == 1  # once per load, not once per page
+    assert mismatches[0].facts == {"requested": "2025-01", "served": SUPPORTED_VERSIONS[0]}
+    assert "set SHOPIFY_API_VERSION to a supported version" in mismatches[0].message
+    with collect_notices() as notices:
+        load(fresh)
+    assert [n for n in notices if n.code == "api_version_mismatch"] == []  # the default is served as asked
+
+
+def test_every_document_a_load_sends_is_validated_by_the_contract_test(fresh, reference):
+    load(fresh, page_size=20, nested_page_size=1)  # small pages: the nested rest-of queries run too
+    sent = {json.loads(r.body)["query"] for r in fresh.faults.requests
+            if r.path.endswith("/graphql.json") and r.body}  # fmt: skip
+    documents = set(query_documents(nested=1).values())
+    assert sent <= documents, sent - documents
+    assert len(sent) == 6  # three feeds' pages and the three nested rest-of queries
+    assert snapshot() == reference

@@ -8,6 +8,7 @@ clicks, reach) is final at once. Objects and days after `as_of` do not exist yet
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -35,6 +36,17 @@ OBJECT_FIELDS: dict[str, set[str]] = {
     },
 }  # fmt: skip
 NODE_TYPES = {"campaigns": "Campaign", "adsets": "AdSet", "ads": "Ad"}
+# the values each edge's `effective_status` takes (facebook_business 26.x Campaign/AdSet/Ad.EffectiveStatus)
+EFFECTIVE_STATUSES: dict[str, frozenset[str]] = {
+    "campaigns": frozenset({"ACTIVE", "ARCHIVED", "DELETED", "IN_PROCESS", "PAUSED", "WITH_ISSUES"}),
+    "adsets": frozenset({"ACTIVE", "ARCHIVED", "CAMPAIGN_PAUSED", "DELETED", "IN_PROCESS", "PAUSED", "WITH_ISSUES"}),
+    "ads": frozenset({
+        "ACTIVE", "ADSET_PAUSED", "ARCHIVED", "CAMPAIGN_PAUSED", "DELETED", "DISAPPROVED", "IN_PROCESS", "PAUSED",
+        "PENDING_BILLING_INFO", "PENDING_REVIEW", "PREAPPROVED", "WITH_ISSUES",
+    }),
+}  # fmt: skip
+# statuses an edge leaves out unless asked for by `effective_status` (Meta: "we do not return them by default")
+HIDDEN_STATUSES = frozenset({"ARCHIVED", "DELETED"})
 INSIGHT_FIELDS = {
     "account_id", "account_name", "campaign_id", "campaign_name", "adset_id", "adset_name", "ad_id",
     "ad_name", "date_start", "date_stop", "spend", "impressions", "clicks", "reach", "actions",
@@ -106,18 +118,27 @@ class MetaWorld:
         cutoff = pd.Timestamp(self.reporting_date, tz="UTC")
         return frame[created < cutoff]
 
+    def _status(self, row: dict[str, Any], cutoff: pd.Timestamp) -> str:
+        """The status on the reporting date: an object archived or deleted after it was still paused."""
+        status = str(row["status"])
+        if status in HIDDEN_STATUSES and pd.Timestamp(row["updated_time"]).tz_convert("UTC") >= cutoff:
+            return "PAUSED"
+        return status
+
     def objects(self, edge: str) -> list[dict[str, Any]]:
-        """All campaigns/adsets/ads that exist on the reporting date, as full Graph API objects."""
+        """All campaigns/adsets/ads that exist on the reporting date (archived and deleted ones too),
+        as full Graph API objects; the emulator decides which an edge request may see."""
         frame = self._visible(self.frame(f"meta_{edge}"))
         cutoff = pd.Timestamp(self.reporting_date, tz="UTC")
         out = []
         for row in frame.sort_values("created_time").to_dict("records"):
             updated = min(pd.Timestamp(row["updated_time"]).tz_convert("UTC"), cutoff - timedelta(seconds=1))
+            status = self._status(row, cutoff)
             obj: dict[str, Any] = {
                 "account_id": self.account_id,
                 "name": row["name"],
-                "status": row["status"],
-                "effective_status": row["status"],
+                "status": status,
+                "effective_status": status,
                 "created_time": meta_time(row["created_time"]),
                 "updated_time": meta_time(updated),
             }
@@ -145,8 +166,24 @@ class MetaWorld:
             out.append(obj)
         return out
 
-    def insights(self, since: date, until: date, fields: list[str], windows: list[str]) -> list[dict]:
-        """Ad-level daily rows for [since, until] as reported on the reporting date."""
+    def effective_statuses(self) -> dict[str, str]:
+        """`effective_status` of every ad on the reporting date, by ad id."""
+        return {str(obj["id"]): obj["effective_status"] for obj in self.objects("ads")}
+
+    def campaign_ids(self) -> list[str]:
+        """Every campaign of the account on the reporting date, whatever its status."""
+        return [str(obj["id"]) for obj in self.objects("campaigns")]
+
+    def insights(
+        self,
+        since: date,
+        until: date,
+        fields: list[str],
+        windows: list[str],
+        where: Callable[[dict[str, str]], bool] | None = None,
+    ) -> list[dict]:
+        """Ad-level daily rows for [since, until] as reported on the reporting date; `where` gets each
+        row's ids (`ad_id`, `adset_id`, `campaign_id`) and keeps the rows it returns True for."""
         as_of = self.reporting_date
         last_day = min(until, as_of - timedelta(days=1))
         if last_day < since:
@@ -161,6 +198,10 @@ class MetaWorld:
             day = pd.Timestamp(row["date"]).date()
             frac = restatement_fraction((as_of - day).days)
             ad_id, adset_id, campaign_id = str(row["ad_id"]), str(row["adset_id"]), str(row["campaign_id"])
+            if where is not None and not where(
+                {"ad_id": ad_id, "adset_id": adset_id, "campaign_id": campaign_id}
+            ):
+                continue
             full: dict[str, Any] = {
                 "account_id": self.account_id,
                 "account_name": "Simulated Shop",

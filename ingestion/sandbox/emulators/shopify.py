@@ -3,8 +3,20 @@
 (`shopify_schema.py`) and served as the API would show it at the world's end date (`shopify_world.py`).
 
 Faithful where connectors depend on it:
-- auth by the `X-Shopify-Access-Token` header (HTTP 401 with Shopify's body otherwise), versioned path
-  (`2025-01`, `unstable`; anything else 404);
+- auth as a Dev Dashboard app gets it: `POST /admin/oauth/access_token` with `grant_type=
+  client_credentials`, `client_id`, `client_secret` (form or JSON body) answers `{"access_token",
+  "scope", "expires_in": 86399}`; a wrong id or secret gets HTTP 401 `{"error": "invalid_client",
+  "error_description": …}`, a missing parameter or another grant HTTP 400 (`invalid_request`,
+  `unsupported_grant_type`). Minted tokens expire after their TTL; an expired or unknown token (and a
+  missing one) gets HTTP 401 `{"errors": "[API] Invalid API key or access token (unrecognized login or
+  wrong password)"}`. A legacy custom app's permanent token (`ACCESS_TOKEN`) is accepted too;
+- API versions as Shopify serves them in Dec 2026: the four supported quarterly versions (2026-01 …
+  2026-10) and `unstable` are served as asked; an older well-formed version (e.g. 2025-01) is served as
+  the oldest supported one; every response says which in `X-Shopify-API-Version`; a malformed version
+  or one not released yet gets HTTP 404;
+- access scopes: the app is granted `SCOPES` (`currentAppInstallation { accessScopes { handle } }`
+  lists them); a root field without its scope is `ACCESS_DENIED` (HTTP 200), and without
+  `read_all_orders` only the last 60 days of orders are visible, as on Shopify;
 - GraphQL errors with HTTP 200: unknown fields are validation errors worded like Shopify's
   (`Field 'foo' doesn't exist on type 'Order'`, `extensions.code = undefinedField`);
 - calculated query cost and a leaky bucket: every response carries `extensions.cost` with
@@ -18,19 +30,25 @@ the network, not by waiting; tests switch to Shopify's Standard plan (2 000 / 10
 
 Sandbox control (not Shopify's API): GET|POST /_emulator/control
     {"as_of": "YYYY-MM-DD"|ISO timestamp|null, "maximum_available": N, "restore_rate": R,
-     "throttle_next": N, "refill": true}
+     "throttle_next": N, "refill": true,
+     "token_ttl": seconds (of tokens minted from now on), "expire_tokens": true (every minted token
+     expires now), "expire_after_requests": N (minted tokens expire after N more authenticated
+     requests: a token running out mid-load), "scopes": [handles], "legacy_token": str|null}
+GET answers the state, including `tokens_minted` and `tokens_valid`.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from graphql import GraphQLError, execute, parse, validate
 from starlette.applications import Starlette
@@ -49,9 +67,17 @@ from ingestion.sandbox.emulators.shopify_schema import (
 )
 from ingestion.sandbox.emulators.shopify_world import ShopifyWorld, iso, parse_as_of
 
-ACCESS_TOKEN = "shpat_sandbox_0123456789abcdef"
+ACCESS_TOKEN = "shpat_sandbox_0123456789abcdef"  # a legacy custom app's permanent token
+CLIENT_ID = "journey-sandbox-client-id"  # the Dev Dashboard app's credentials (client-credentials grant)
+CLIENT_SECRET = "shpss_sandbox_fedcba9876543210"
+TOKEN_TTL = 86_399.0  # what Shopify answers as `expires_in` for client-credentials tokens
+SCOPES = ("read_all_orders", "read_customers", "read_orders", "read_products")
+ALL_ORDERS_DAYS = 60
 SHOP_DOMAIN = "journey-sandbox.myshopify.com"
 VERSION_RE = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
+# Shopify supports each quarterly version for 12 months: the window as of December 2026
+SUPPORTED_VERSIONS = ("2026-01", "2026-04", "2026-07", "2026-10")
+INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 UNDEFINED_FIELD = re.compile(r"^Cannot query field '(?P<field>\w+)' on type '(?P<type>\w+)'\.")
 DEFAULT_MAXIMUM, DEFAULT_RESTORE = 20_000.0, 10_000.0
 
@@ -66,6 +92,12 @@ class ShopifyControl:
     available: float = DEFAULT_MAXIMUM
     updated: float = field(default_factory=time.monotonic)
     throttle_next: int = 0
+    token_ttl: float = TOKEN_TTL
+    tokens: dict[str, float] = field(default_factory=dict)  # minted token -> expiry (time.time())
+    tokens_minted: int = 0
+    expire_after: int | None = None  # minted tokens expire after this many more authenticated requests
+    scopes: tuple[str, ...] = SCOPES
+    legacy_token: str | None = ACCESS_TOKEN
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def refill(self) -> None:
@@ -81,6 +113,21 @@ class ShopifyControl:
             "currentlyAvailable": int(self.available),
             "restoreRate": float(self.restore_rate),
         }
+
+
+def served_version(asked: str) -> str | None:
+    """The version Shopify serves for the one in the path (None: 404)."""
+    if not VERSION_RE.match(asked):
+        return None
+    if asked == "unstable" or asked in SUPPORTED_VERSIONS:
+        return asked
+    if asked < SUPPORTED_VERSIONS[0]:
+        return SUPPORTED_VERSIONS[0]  # no longer supported: Shopify falls forward to the oldest supported
+    return None  # not released (yet)
+
+
+def _oauth_error(error: str, description: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": error, "error_description": description}, status_code=status)
 
 
 def _error(message: str, code: str | None = None, **extensions: Any) -> dict[str, Any]:
@@ -162,7 +209,18 @@ class ShopifyEmulator:
                 ],
                 "extensions": {"cost": self._cost(requested, None)},
             }
-        context: dict[str, Any] = {"shop_name": self.world.name}
+        with c.lock:
+            scopes = c.scopes
+        view = self.world.view(c.as_of)
+        orders_since = (
+            None if "read_all_orders" in scopes
+            else iso(view.as_of - timedelta(days=ALL_ORDERS_DAYS))
+        )  # fmt: skip
+        context: dict[str, Any] = {
+            "shop_name": self.world.name,
+            "scopes": scopes,
+            "orders_since": orders_since,
+        }
         result = execute(self.schema, document, variable_values=variables, operation_name=operation,
                          context_value=context)  # fmt: skip
         payload: dict[str, Any] = {"data": result.data}
@@ -188,26 +246,86 @@ class ShopifyEmulator:
             out["extensions"] = {"code": original.code, **original.extensions}
         return out
 
-    async def graphql(self, request: Request) -> JSONResponse:
-        if not VERSION_RE.match(request.path_params["version"]):
-            return JSONResponse({"errors": "Not Found"}, status_code=404)
-        if request.headers.get("x-shopify-access-token") != ACCESS_TOKEN:
-            return JSONResponse(
-                {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"},
-                status_code=401,
+    def authenticated(self, token: str | None) -> bool:
+        """A valid token: the legacy one, or a minted one not yet expired (which may use up one of
+        the requests left before a planned expiry)."""
+        c = self.control
+        with c.lock:
+            if token and token == c.legacy_token:
+                return True
+            expires = c.tokens.get(token or "")
+            if expires is None:
+                return False
+            if expires <= time.time():
+                del c.tokens[token]
+                return False
+            if c.expire_after is not None:
+                if c.expire_after <= 0:
+                    c.tokens.clear()
+                    c.expire_after = None
+                    return False
+                c.expire_after -= 1
+            return True
+
+    async def access_token(self, request: Request) -> JSONResponse:
+        """`POST /admin/oauth/access_token`: the client-credentials grant."""
+        raw = await request.body()
+        params: dict[str, Any]
+        if "json" in request.headers.get("content-type", ""):
+            try:
+                params = json.loads(raw or b"{}")
+            except ValueError:
+                params = {}
+            params = params if isinstance(params, dict) else {}
+        else:
+            params = dict(parse_qsl(raw.decode("utf-8", "replace")))
+        grant = params.get("grant_type")
+        if grant != "client_credentials":
+            if not grant:
+                return _oauth_error("invalid_request", "Missing required parameter: grant_type.", 400)
+            return _oauth_error(
+                "unsupported_grant_type", f"The authorization grant type {grant!r} is not supported.", 400
             )
+        if not params.get("client_id") or not params.get("client_secret"):
+            return _oauth_error(
+                "invalid_request", "Missing required parameter: client_id or client_secret.", 400
+            )
+        if params["client_id"] != CLIENT_ID or not secrets.compare_digest(
+            str(params["client_secret"]), CLIENT_SECRET
+        ):
+            return _oauth_error(
+                "invalid_client",
+                "Client authentication failed due to unknown client, no client authentication included, "
+                "or unsupported authentication method.",
+                401,
+            )
+        c = self.control
+        with c.lock:
+            token = f"shpat_{secrets.token_hex(16)}"
+            c.tokens[token] = time.time() + c.token_ttl
+            c.tokens_minted += 1
+            ttl, scopes = c.token_ttl, c.scopes
+        return JSONResponse({"access_token": token, "scope": ",".join(scopes), "expires_in": int(ttl)})
+
+    async def graphql(self, request: Request) -> JSONResponse:
+        served = served_version(request.path_params["version"])
+        if served is None:
+            return JSONResponse({"errors": "Not Found"}, status_code=404)
+        headers = {"X-Shopify-API-Version": served}
+        if not self.authenticated(request.headers.get("x-shopify-access-token")):
+            return JSONResponse({"errors": INVALID_TOKEN}, status_code=401, headers=headers)
         try:
             body = json.loads(await request.body())
         except ValueError:
-            return JSONResponse(
-                {"errors": {"query": "Required parameter missing or invalid"}}, status_code=400
-            )
+            body = None
         if not isinstance(body, dict):
             return JSONResponse(
-                {"errors": {"query": "Required parameter missing or invalid"}}, status_code=400
+                {"errors": {"query": "Required parameter missing or invalid"}},
+                status_code=400,
+                headers=headers,
             )
         payload = await run_in_threadpool(self.run, body)
-        return JSONResponse(payload)
+        return JSONResponse(payload, headers=headers)
 
     async def control_route(self, request: Request) -> JSONResponse:
         c = self.control
@@ -224,12 +342,30 @@ class ShopifyEmulator:
                     c.updated = time.monotonic()
                 if "throttle_next" in body:
                     c.throttle_next = int(body["throttle_next"])
+                if body.get("token_ttl") is not None:
+                    c.token_ttl = float(body["token_ttl"])
+                if body.get("expire_tokens"):
+                    c.tokens.clear()
+                if "expire_after_requests" in body:
+                    after = body["expire_after_requests"]
+                    c.expire_after = None if after is None else int(after)
+                if body.get("scopes") is not None:
+                    c.scopes = tuple(str(s) for s in body["scopes"])
+                if "legacy_token" in body:
+                    c.legacy_token = body["legacy_token"] or None
         with c.lock:
             c.refill()
+            now = time.time()
             return JSONResponse({
                 "as_of": iso(c.as_of or self.world.end),
                 "throttle_next": c.throttle_next,
                 "throttleStatus": c.status(),
+                "token_ttl": c.token_ttl,
+                "tokens_minted": c.tokens_minted,
+                "tokens_valid": sum(1 for expiry in c.tokens.values() if expiry > now),
+                "expire_after_requests": c.expire_after,
+                "scopes": list(c.scopes),
+                "supported_versions": list(SUPPORTED_VERSIONS),
             })  # fmt: skip
 
 
@@ -239,6 +375,7 @@ def create_app(world_dir: Path, faults: FaultInjector) -> Starlette:
     app = Starlette(
         routes=[
             Route("/_emulator/control", emulator.control_route, methods=["GET", "POST"]),
+            Route("/admin/oauth/access_token", emulator.access_token, methods=["POST"]),
             Route("/admin/api/{version}/graphql.json", emulator.graphql, methods=["POST"]),
         ]
     )
@@ -247,5 +384,10 @@ def create_app(world_dir: Path, faults: FaultInjector) -> Starlette:
 
 
 def endpoint_env(base_url: str) -> dict[str, str]:
-    """Env that points the Shopify connector at this emulator (same variables as for a real shop)."""
-    return {"SHOPIFY_API_URL": base_url, "SHOPIFY_ACCESS_TOKEN": ACCESS_TOKEN}
+    """Env that points the Shopify connector at this emulator (same variables as for a real shop): a
+    Dev Dashboard app's client credentials, so the demo and the tests mint expiring tokens."""
+    return {
+        "SHOPIFY_API_URL": base_url,
+        "SHOPIFY_CLIENT_ID": CLIENT_ID,
+        "SHOPIFY_CLIENT_SECRET": CLIENT_SECRET,
+    }

@@ -1,7 +1,8 @@
 """A faithful subset of the Shopify GraphQL Admin API schema (SDL), its resolvers and query cost.
 
-Types, field names, nullability and argument names follow the real Admin API (2025-01), so a query
-written here runs unchanged against a real shop. Money amounts are the `Decimal` scalar (a string on the
+Types, field names, nullability and argument names follow the real Admin API (2026-10; the contract
+test checks every field here against Shopify's published schema of that version), so a query written
+here runs unchanged against a real shop; fields Shopify deprecates carry the same `@deprecated`. Money amounts are the `Decimal` scalar (a string on the
 wire), `numberOfOrders` is `UnsignedInt64` (a string too). Connections take `first`/`last`/`after`/
 `before`, `reverse`, `sortKey` and a search `query` (only `updated_at`/`created_at` comparisons are
 applied; other terms are ignored with a search warning, as Shopify does).
@@ -48,7 +49,7 @@ scalar UnsignedInt64
 interface Node { id: ID! }
 
 enum CurrencyCode { USD EUR GBP CAD AUD }
-enum OrderSortKeys { CREATED_AT CUSTOMER_NAME DESTINATION FINANCIAL_STATUS FULFILLMENT_STATUS ID NUMBER PO_NUMBER PROCESSED_AT RELEVANCE TOTAL_ITEMS_QUANTITY TOTAL_PRICE UPDATED_AT }
+enum OrderSortKeys { CREATED_AT CURRENT_TOTAL_PRICE CUSTOMER_NAME DESTINATION FINANCIAL_STATUS FULFILLMENT_STATUS ID ORDER_NUMBER PO_NUMBER PROCESSED_AT RELEVANCE TOTAL_ITEMS_QUANTITY TOTAL_PRICE UPDATED_AT }
 enum CustomerSortKeys { CREATED_AT ID LOCATION NAME RELEVANCE UPDATED_AT }
 enum ProductSortKeys { CREATED_AT ID INVENTORY_TOTAL PRODUCT_TYPE PUBLISHED_AT RELEVANCE TITLE UPDATED_AT VENDOR }
 enum OrderDisplayFinancialStatus { AUTHORIZED EXPIRED PAID PARTIALLY_PAID PARTIALLY_REFUNDED PENDING REFUNDED VOIDED }
@@ -58,7 +59,7 @@ enum CustomerEmailMarketingState { INVALID NOT_SUBSCRIBED PENDING REDACTED SUBSC
 enum CustomerMarketingOptInLevel { CONFIRMED_OPT_IN SINGLE_OPT_IN UNKNOWN }
 enum CountryCode { US CA GB DE FR AU NL ES IT SE }
 enum ProductStatus { ACTIVE ARCHIVED DRAFT }
-enum MarketingTactic { ABANDONED_CART AD AFFILIATE DIRECT DISPLAY LINK LOYALTY MESSAGE NEWSLETTER NOTIFICATION POST RETARGETING SEARCH SEO STOREFRONT_APP TRANSACTIONAL }
+enum MarketingTactic { ABANDONED_CART AD AFFILIATE LINK LOYALTY MESSAGE NEWSLETTER NOTIFICATION POST RETARGETING SEO STOREFRONT_APP TRANSACTIONAL }
 
 type PageInfo { hasNextPage: Boolean! hasPreviousPage: Boolean! startCursor: String endCursor: String }
 type MoneyV2 { amount: Decimal! currencyCode: CurrencyCode! }
@@ -88,16 +89,28 @@ type CustomerEmailMarketingConsentState {
   marketingState: CustomerEmailMarketingState!
 }
 type MailingAddress { city: String countryCodeV2: CountryCode }
+enum CustomerEmailAddressMarketingState { INVALID NOT_SUBSCRIBED PENDING SUBSCRIBED UNSUBSCRIBED }
+type CustomerEmailAddress {
+  emailAddress: String!
+  marketingOptInLevel: CustomerMarketingOptInLevel
+  marketingState: CustomerEmailAddressMarketingState!
+  marketingUpdatedAt: DateTime
+}
+type CustomerPhoneNumber { phoneNumber: String! }
+type AccessScope { description: String! handle: String! }
+type AppInstallation implements Node { id: ID! accessScopes: [AccessScope!]! }
 
 type Customer implements Node {
   id: ID!
   legacyResourceId: UnsignedInt64!
-  email: String
-  phone: String
+  email: String @deprecated(reason: "Use `defaultEmailAddress.emailAddress` instead.")
+  phone: String @deprecated(reason: "Use `defaultPhoneNumber.phoneNumber` instead.")
+  defaultEmailAddress: CustomerEmailAddress
+  defaultPhoneNumber: CustomerPhoneNumber
   firstName: String
   lastName: String
   state: CustomerState!
-  emailMarketingConsent: CustomerEmailMarketingConsentState
+  emailMarketingConsent: CustomerEmailMarketingConsentState @deprecated(reason: "Use `defaultEmailAddress.marketingState`, `defaultEmailAddress.marketingOptInLevel`, `defaultEmailAddress.marketingUpdatedAt`, and `defaultEmailAddress.sourceLocation` instead.")
   createdAt: DateTime!
   updatedAt: DateTime!
   numberOfOrders: UnsignedInt64!
@@ -211,6 +224,7 @@ type Query {
   product(id: ID!): Product
   refund(id: ID!): Refund
   shop: Shop!
+  currentAppInstallation: AppInstallation!
 }
 """
 
@@ -222,6 +236,31 @@ SORT_FIELDS = {
     "PROCESSED_AT": "processedAt",
     "ID": None,
 }
+
+
+SCOPE_DESCRIPTIONS = {
+    "read_orders": "Read orders, transactions, and fulfillments",
+    "read_all_orders": "Read all orders",
+    "read_customers": "Read customers",
+    "read_products": "Read products, variants, and collections",
+}
+FIELD_SCOPES = {"orders": "read_orders", "order": "read_orders", "refund": "read_orders",
+                "customers": "read_customers", "customer": "read_customers",
+                "products": "read_products", "product": "read_products"}  # fmt: skip
+
+
+def require_scope(info) -> None:
+    """Shopify's ACCESS_DENIED for a root field the app has no scope for (a `write_` scope implies its
+    `read_`)."""
+    needed = FIELD_SCOPES.get(info.field_name)
+    granted = set(info.context.get("scopes") or ())
+    if needed and needed not in granted and needed.replace("read_", "write_", 1) not in granted:
+        raise UserError(
+            f"Access denied for {info.field_name} field. Required access: `{needed}` access scope.",
+            "ACCESS_DENIED",
+            documentation="https://shopify.dev/api/usage/access-scopes",
+            requiredAccess=f"`{needed}` access scope.",
+        )
 
 
 class UserError(Exception):
@@ -393,8 +432,10 @@ def build_shopify_schema(view_provider) -> Any:
 
     def top(name: str, sort_keys: dict[str, str | None]):
         def resolve(_root, _info, **args):
+            require_scope(_info)
             view = view_provider()
             items = getattr(view, name)
+            since = _info.context.get("orders_since") if name == "orders" else None
             conditions, warnings = search_filter(args.get("query"))
             if warnings:
                 _info.context.setdefault("search", []).append({"path": [name], "query": args["query"],
@@ -405,8 +446,10 @@ def build_shopify_schema(view_provider) -> Any:
                 raise UserError(f"sortKey {sort} is not served by the sandbox emulator", "BAD_REQUEST")
             if args.get("reverse"):
                 raise UserError("reverse is not served by the sandbox emulator", "BAD_REQUEST")
-            cache_key = (name, id(view), view.as_of, tuple(conditions), sort_field)
+            cache_key = (name, id(view), view.as_of, tuple(conditions), sort_field, since)
             if cache_key not in listings:
+                if since:  # without read_all_orders: the last 60 days only
+                    items = [n for n in items if n["createdAt"] >= since]
                 if conditions:
                     items = [n for n in items if _matches(n, conditions)]
                 if sort_field != "updatedAt":
@@ -421,9 +464,16 @@ def build_shopify_schema(view_provider) -> Any:
 
     def single(name: str):
         def resolve(_root, _info, id: str):  # noqa: A002 - GraphQL argument name
-            return next((n for n in getattr(view_provider(), name) if n["id"] == id), None)
+            require_scope(_info)
+            node = next((n for n in getattr(view_provider(), name) if n["id"] == id), None)
+            since = _info.context.get("orders_since") if name == "orders" else None
+            return None if node is None or (since and node["createdAt"] < since) else node
 
         return resolve
+
+    def refund(_root, info, id: str):  # noqa: A002 - GraphQL argument name
+        require_scope(info)
+        return next((r for o in view_provider().orders for r in o["_refunds"] if r["id"] == id), None)
 
     query = schema.query_type
     query.fields["orders"].resolve = top("orders", SORT_FIELDS)
@@ -432,11 +482,13 @@ def build_shopify_schema(view_provider) -> Any:
     query.fields["order"].resolve = single("orders")
     query.fields["customer"].resolve = single("customers")
     query.fields["product"].resolve = single("products")
-    query.fields["refund"].resolve = lambda _root, _info, id: next(  # noqa: A006
-        (r for o in view_provider().orders for r in o["_refunds"] if r["id"] == id), None
-    )
+    query.fields["refund"].resolve = refund
     query.fields["shop"].resolve = lambda _root, info: {
         "name": info.context["shop_name"], "currencyCode": "USD", "ianaTimezone": "Etc/UTC",
+    }  # fmt: skip
+    query.fields["currentAppInstallation"].resolve = lambda _root, info: {
+        "id": "gid://shopify/AppInstallation/1",
+        "accessScopes": [{"handle": h, "description": SCOPE_DESCRIPTIONS.get(h, h)} for h in info.context["scopes"]],
     }  # fmt: skip
 
     def nested(key: str):

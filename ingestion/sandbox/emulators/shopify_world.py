@@ -198,19 +198,26 @@ class ShopifyWorld:
         self, c: dict[str, Any], n_orders: int, spent: Decimal, last_order: datetime | None
     ) -> dict[str, Any]:
         updated = max(c["created_at"], last_order) if last_order else c["created_at"]
+        consent = {
+            "marketingState": "SUBSCRIBED" if c["accepts_marketing"] else "NOT_SUBSCRIBED",
+            "marketingOptInLevel": "SINGLE_OPT_IN" if c["accepts_marketing"] else None,
+        }
         return {
             "id": gid("Customer", c["customer_id"]),
             "legacyResourceId": str(c["customer_id"]),
+            # deprecated on Customer since 2024: kept because Shopify still serves them
             "email": c["email"],
             "phone": c["phone"],
+            "emailMarketingConsent": {**consent, "consentUpdatedAt": iso(c["created_at"])},
+            "defaultEmailAddress": (
+                {"emailAddress": c["email"], **consent, "marketingUpdatedAt": iso(c["created_at"])}
+                if c["email"]
+                else None
+            ),
+            "defaultPhoneNumber": {"phoneNumber": c["phone"]} if c["phone"] else None,
             "firstName": c["first_name"],
             "lastName": c["last_name"],
             "state": c["state"],
-            "emailMarketingConsent": {
-                "marketingState": "SUBSCRIBED" if c["accepts_marketing"] else "NOT_SUBSCRIBED",
-                "marketingOptInLevel": "SINGLE_OPT_IN" if c["accepts_marketing"] else None,
-                "consentUpdatedAt": iso(c["created_at"]),
-            },
             "createdAt": iso(c["created_at"]),
             "updatedAt": iso(updated),
             "numberOfOrders": str(n_orders),  # UnsignedInt64: a string on the wire

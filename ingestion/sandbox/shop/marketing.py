@@ -38,6 +38,12 @@ ADSET_AUDIENCES = [
     "Broad US 25-54", "Lookalike 1% purchasers", "Interest: coffee & tea", "Interest: wellness",
     "Website visitors 30d", "Cart abandoners 14d",
 ]  # fmt: skip
+# Seasonal pushes the team tidies up some weeks after they end, as advertisers do: archived (still
+# listed with an `effective_status` filter, stats kept) or deleted (hidden from edges and from
+# `level=ad` account insights unless asked for). Their spend stays in the account's history, which is
+# what a connector that reads only live objects gets wrong. Keyed by the seasonal template's name.
+RETIRED = {"holiday-gifting": "ARCHIVED", "new-year-reset": "DELETED"}
+RETIRED_AFTER_DAYS = 21
 CAMPAIGN_ID_BASE = 120_210_000_000_000_000
 ADSET_ID_BASE = 120_210_000_100_000_000
 AD_ID_BASE = 120_210_000_200_000_000
@@ -115,6 +121,27 @@ def build_meta(cfg: SizeConfig, seed: int) -> Meta:
         adset_name=adset_name, ad_id=ad_id, ad_adset=ad_adset, ad_campaign=ad_campaign, ad_name=ad_name,
         ad_weight=np.exp(0.8 * normal(seed, ad_idx, 302)), ad_cpm=9.0 * np.exp(0.3 * normal(seed, ad_idx, 303)),
     )  # fmt: skip
+
+
+def campaign_statuses(meta: Meta, days: int) -> tuple[list[str], np.ndarray]:
+    """Each campaign's `status` on the last generated day and the day (relative to START_DATE) it last
+    changed: ACTIVE while running, PAUSED once stopped, ARCHIVED/DELETED (see `RETIRED`) from
+    `RETIRED_AFTER_DAYS` after the stop. Ad sets and ads inherit an archived or deleted campaign's status."""
+    statuses, changed = [], []
+    for name, start, stop in zip(
+        meta.campaign_name, meta.campaign_start.tolist(), meta.campaign_stop.tolist(), strict=True
+    ):
+        retired = RETIRED.get(name.rsplit("-", 1)[0]) if name[-4:].isdigit() else None
+        if retired and stop + RETIRED_AFTER_DAYS <= days:
+            statuses.append(retired)
+            changed.append(stop + RETIRED_AFTER_DAYS)
+        elif stop <= days:
+            statuses.append("PAUSED")
+            changed.append(stop)
+        else:
+            statuses.append("ACTIVE")
+            changed.append(start - 3)
+    return statuses, np.array(changed, dtype=np.int64)
 
 
 def daily_spend(meta: Meta, seed: int, days: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ from ingestion.sandbox.shop.funnel import (
     PRODUCT_ADDED,
     build_skeleton,
 )  # fmt: skip
-from ingestion.sandbox.shop.marketing import URL_TAGS, build_meta, daily_spend, insights
+from ingestion.sandbox.shop.marketing import URL_TAGS, build_meta, campaign_statuses, daily_spend, insights
 from ingestion.sandbox.shop.rand import choice, hash64, uniform
 from ingestion.sandbox.shop.traffic import (
     CHANNELS,
@@ -494,14 +494,15 @@ def _write_meta(
     counts = {}
     camp_vis = np.flatnonzero(meta.campaign_start < days)
     created = (meta.campaign_start - 3) * DAY_MS + 36_000_000
+    status, changed = campaign_statuses(meta, days)
     stopped = meta.campaign_stop <= days
-    updated = np.where(stopped, meta.campaign_stop * DAY_MS + 3_600_000, created)
+    updated = np.where(stopped, changed * DAY_MS + 3_600_000, created)
     cv = camp_vis
     counts["meta_campaigns"] = tables.write(pa.table({
         "campaign_id": pa.array([meta.campaign_id[i] for i in cv], pa.string()),
         "name": pa.array([meta.campaign_name[i] for i in cv], pa.string()),
         "objective": pa.array([meta.objective[i] for i in cv], pa.string()),
-        "status": pa.array(["PAUSED" if stopped[i] else "ACTIVE" for i in cv], pa.string()),
+        "status": pa.array([status[i] for i in cv], pa.string()),
         "created_time": tables.ts(created[cv]),
         "updated_time": tables.ts(updated[cv]),
         "daily_budget": tables.money((meta.budget[cv] * 100).astype(np.int64)),
@@ -512,7 +513,7 @@ def _write_meta(
         "adset_id": pa.array([meta.adset_id[i] for i in av], pa.string()),
         "campaign_id": pa.array([meta.campaign_id[c] for c in ac], pa.string()),
         "name": pa.array([meta.adset_name[i] for i in av], pa.string()),
-        "status": pa.array(["PAUSED" if stopped[c] else "ACTIVE" for c in ac], pa.string()),
+        "status": pa.array([status[c] for c in ac], pa.string()),
         "created_time": tables.ts(created[ac] + 600_000),
         "updated_time": tables.ts(updated[ac] + 600_000),
         "targeting_summary": pa.array([n.split(" | ", 1)[1] for n in (meta.adset_name[i] for i in av)], pa.string()),
@@ -524,7 +525,7 @@ def _write_meta(
         "adset_id": pa.array([meta.adset_id[meta.ad_adset[i]] for i in dv], pa.string()),
         "campaign_id": pa.array([meta.campaign_id[c] for c in dc], pa.string()),
         "name": pa.array([meta.ad_name[i] for i in dv], pa.string()),
-        "status": pa.array(["PAUSED" if stopped[c] else "ACTIVE" for c in dc], pa.string()),
+        "status": pa.array([status[c] for c in dc], pa.string()),
         "created_time": tables.ts(created[dc] + 1_200_000),
         "updated_time": tables.ts(updated[dc] + 1_200_000),
         "url_tags": pa.array([URL_TAGS] * len(dv), pa.string()),

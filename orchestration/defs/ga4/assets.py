@@ -1,4 +1,5 @@
-"""`[ga4, daily_traffic]`: the GA4 dlt source as a Dagster asset.
+"""`[ga4, daily_traffic]` and `[ga4, report_metadata]`: the GA4 dlt source as Dagster assets, and the
+`report_complete` check (orchestration/defs/ga4/checks.py) on the traffic table.
 
 Backfills use run config (`since`/`until`), not partitions, for the same reason as the Meta assets (see
 orchestration/defs/meta_ads/assets.py): each night re-pulls a 3-day window, not one day.
@@ -12,6 +13,7 @@ from dagster_dlt import DagsterDltResource, dlt_assets
 
 from ingestion.ga4 import ga4_pipeline, ga4_source
 from ingestion.ga4.pipeline import DATASET
+from orchestration.defs.ga4.checks import report_complete
 from orchestration.defs.ga4.resources import GA4Api, ga4_api_resource
 from orchestration.defs.meta_ads.assets import BackfillRange, RawTableTranslator
 from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
@@ -35,8 +37,9 @@ def ga4_assets(
     ga4_api: GA4Api,
     config: BackfillRange,
 ) -> Iterator[Any]:
-    """Load the daily GA4 traffic report into the `ga4` schema (optional source: without GA4_PROPERTY_ID
-    and GA4_ACCESS_TOKEN it reports "not configured" and loads nothing)."""
+    """Load the daily GA4 traffic report (and what GA4 said about each request) into the `ga4` schema
+    (optional source: without GA4_PROPERTY_ID and credentials it reports "not configured" and loads
+    nothing)."""
     if config.since or config.until:
         context.log.info(f"ga4: backfill {config.since or 'start date'}..{config.until or 'today'}")
     yield from load_dlt_source(
@@ -48,6 +51,7 @@ def ga4_assets(
 
 defs = dg.Definitions(
     assets=[ga4_assets],
+    asset_checks=[report_complete],
     # a domain-specific key: Definitions.merge rejects two different resource objects under one key
     resources={"ga4_dlt": DagsterDltResource(), "ga4_api": ga4_api_resource()},
 )

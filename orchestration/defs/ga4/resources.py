@@ -11,14 +11,15 @@ from orchestration.defs.shared.sources import SourceResource
 
 
 class GA4Api(SourceResource):
-    """Base URL, property and OAuth access token of the GA4 Data API (the emulator in the sandbox).
-    No property or token = GA4 not configured (its asset stays idle).
-
-    In production GA4_ACCESS_TOKEN is minted from a service account before the run (see docs/sources.md).
+    """Base URL, property and credentials of the GA4 Data API (the emulator in the sandbox): a
+    service-account key file (GA4_CREDENTIALS_FILE, else GOOGLE_APPLICATION_CREDENTIALS at run time),
+    from which the connector mints and refreshes its own tokens, or a fixed GA4_ACCESS_TOKEN (about an
+    hour). No property or credentials = GA4 not configured (its assets stay idle).
     """
 
     ENV: ClassVar[dict[str, str]] = {
         "property_id": "GA4_PROPERTY_ID",
+        "credentials_file": "GA4_CREDENTIALS_FILE",
         "access_token": "GA4_ACCESS_TOKEN",
         "api_url": "GA4_API_URL",
         "start_date": "GA4_START_DATE",
@@ -29,8 +30,11 @@ class GA4Api(SourceResource):
     property_id: str | None = Field(
         default=None, description="GA4_PROPERTY_ID (digits, or properties/<digits>)"
     )
+    credentials_file: str | None = Field(
+        default=None, description="GA4_CREDENTIALS_FILE: path of a service-account key file (JSON)"
+    )
     access_token: str | None = Field(
-        default=None, description="GA4_ACCESS_TOKEN: OAuth token with analytics.readonly"
+        default=None, description="GA4_ACCESS_TOKEN: fixed OAuth token with analytics.readonly (~1 hour)"
     )
     api_url: str | None = Field(
         default=None, description="GA4_API_URL; unset = the variable at run time, else the default"

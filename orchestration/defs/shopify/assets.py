@@ -1,6 +1,8 @@
 """`[shopify, orders|order_line_items|refunds|refund_line_items|customers|products|product_variants]`:
-the Shopify dlt source as Dagster assets, with `dagster/row_count` per table. Optional: without
-SHOPIFY_API_URL and SHOPIFY_ACCESS_TOKEN the assets report "not configured" and load nothing.
+the Shopify dlt source as Dagster assets, with `dagster/row_count` per table and the load's notices
+(e.g. `api_version_mismatch`: Shopify served another Admin API version than SHOPIFY_API_VERSION).
+Optional: without SHOPIFY_API_URL and either SHOPIFY_CLIENT_ID + SHOPIFY_CLIENT_SECRET or
+SHOPIFY_ACCESS_TOKEN the assets report "not configured" and load nothing.
 
 Tables that come from one API read share one incremental cursor (orders and their line items, refunds
 and refund line items; products and their variants). Materializing only part of such a family would

@@ -11,10 +11,14 @@ from orchestration.defs.shared.sources import SourceResource
 
 
 class ShopifyApi(SourceResource):
-    """Shop URL, API version and Admin API token (the emulator in the sandbox). Every field unset =
-    its variable at run time; no URL or token = Shopify not configured (its assets stay idle)."""
+    """Shop URL, API version and credentials (the emulator in the sandbox): a Dev Dashboard app's client
+    id + secret (tokens minted by the client-credentials grant at run time) or a legacy custom app's
+    Admin API token. Every field unset = its variable at run time; no URL or credentials = Shopify not
+    configured (its assets stay idle)."""
 
     ENV: ClassVar[dict[str, str]] = {
+        "client_id": "SHOPIFY_CLIENT_ID",
+        "client_secret": "SHOPIFY_CLIENT_SECRET",
         "access_token": "SHOPIFY_ACCESS_TOKEN",
         "api_url": "SHOPIFY_API_URL",
         "api_version": "SHOPIFY_API_VERSION",
@@ -23,9 +27,17 @@ class ShopifyApi(SourceResource):
     }
     SETTINGS: ClassVar[type] = ShopifySettings
 
+    client_id: str | None = Field(
+        default=None, description="SHOPIFY_CLIENT_ID: the Dev Dashboard app's client ID"
+    )
+    client_secret: str | None = Field(
+        default=None,
+        description="SHOPIFY_CLIENT_SECRET: the Dev Dashboard app's client secret (exchanged for 24 h tokens)",
+    )
     access_token: str | None = Field(
         default=None,
-        description="SHOPIFY_ACCESS_TOKEN: Admin API token with read_orders, read_customers, read_products",
+        description="SHOPIFY_ACCESS_TOKEN: a legacy custom app's permanent Admin API token (instead of the "
+        "client id + secret)",
     )
     api_url: str | None = Field(default=None, description="SHOPIFY_API_URL: https://<shop>.myshopify.com")
     api_version: str | None = Field(
