@@ -32,6 +32,7 @@ class SourceAPIError(RuntimeError):
         self, source: str, method: str, endpoint: str, attempts: int, status: int | None, detail: str
     ):
         self.source, self.endpoint, self.status = source, endpoint, status
+        self.detail = detail  # the vendor's answer (response body) or the transport error, as it came
         where = f"HTTP {status}" if status is not None else "no HTTP response"
         super().__init__(
             f"{source}: {method} {endpoint} failed after {attempts} attempt(s): {where}: {detail[:500]}"
@@ -50,8 +51,9 @@ class Auth(Protocol):
 @dataclass
 class ApiClient:
     """`request_json` with retries. `throttled(response, payload)` may return seconds to wait for
-    vendor-specific throttling signalled in the body (or None when the payload is fine). `auth` adds
-    expiring credentials to the static `headers` (see `Auth`)."""
+    vendor-specific throttling signalled in the body (or None when the payload is fine); `fatal(response)`
+    may return an exception to raise at once instead of retrying. `auth` adds expiring credentials to the
+    static `headers` (see `Auth`)."""
 
     source: str
     base_url: str
@@ -61,6 +63,8 @@ class ApiClient:
     max_wait: float = 30.0
     timeout: float = 30.0
     throttled: Callable[[requests.Response, Any], float | None] | None = None
+    # a response that retrying cannot help (a spent daily quota): the exception to raise instead
+    fatal: Callable[[requests.Response], Exception | None] | None = None
     session: requests.Session = field(default_factory=requests.Session)
     sleep: Callable[[float], None] = time.sleep
     auth: Auth | None = None
@@ -91,6 +95,8 @@ class ApiClient:
                 status, detail = None, f"{type(exc).__name__}: {exc}"
             else:
                 status, detail = resp.status_code, resp.text
+                if self.fatal is not None and (error := self.fatal(resp)) is not None:
+                    raise error
                 if resp.status_code == 401 and self.auth is not None and not refreshed:
                     # an expired or revoked token: mint a new one and try again once, without backoff
                     log.info("%s: %s %s answered 401; refreshing credentials", self.source, method, endpoint)

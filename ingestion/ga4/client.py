@@ -97,23 +97,24 @@ def classify_quota(message: str) -> tuple[str, str, str] | None:
     return None
 
 
-def quota_guard(property_id: str) -> Callable[..., Any]:
-    """A `requests` response hook: a 429 for an hourly or daily quota raises `GA4QuotaExhausted`
-    before the shared client can spend its retries on it."""
+def quota_guard(property_id: str) -> Callable[[requests.Response], Exception | None]:
+    """`ApiClient.fatal` hook: a 429 for an hourly or daily quota is `GA4QuotaExhausted`, raised before
+    the shared client can spend its retries on it."""
 
-    def hook(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    def fatal(response: requests.Response) -> Exception | None:
         if response.status_code != 429:
-            return
+            return None
         try:
             message = str(response.json()["error"]["message"])
         except (ValueError, KeyError, TypeError):
-            return  # not Google's error body (a proxy's 429): the ordinary retries apply
+            return None  # not Google's error body (a proxy's 429): the ordinary retries apply
         found = classify_quota(message)
-        if found is not None:
-            quota, label, period = found
-            raise GA4QuotaExhausted(property_id, quota, label, period, message, retry_at(period))
+        if found is None:
+            return None
+        quota, label, period = found
+        return GA4QuotaExhausted(property_id, quota, label, period, message, retry_at(period))
 
-    return hook
+    return fatal
 
 
 def load_service_account(path: str, variable: str) -> service_account.Credentials:
@@ -284,12 +285,11 @@ def ga4_client(
     """The shared client with the GA4 credentials (a service account when a key file is given, else the
     fixed token) and the quota guard. The key file is read on the first request, not here, so a source
     can be built (for its schema) without credentials."""
-    session = requests.Session()
-    session.hooks["response"].append(quota_guard(property_id))
+    fatal = quota_guard(property_id)
     if credentials_file:
         auth = ServiceAccountAuth(
             credentials_file, credentials_variable, backoff=float(http.get("backoff", 1.0))
         )
-        return ApiClient(source=SOURCE, base_url=api_url, session=session, auth=auth, **http)
+        return ApiClient(source=SOURCE, base_url=api_url, fatal=fatal, auth=auth, **http)
     headers = {"Authorization": f"Bearer {access_token}"} if access_token else {}
-    return ApiClient(source=SOURCE, base_url=api_url, session=session, headers=headers, **http)
+    return ApiClient(source=SOURCE, base_url=api_url, fatal=fatal, headers=headers, **http)

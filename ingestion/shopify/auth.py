@@ -134,8 +134,7 @@ class ClientCredentialsAuth:
         except SourceAPIError as exc:
             if exc.status not in REFUSED:
                 raise
-            # the shared error's text ends with the response body: Shopify's OAuth error
-            body = str(exc).split(f"HTTP {exc.status}: ", 1)[-1]
+            body = exc.detail  # Shopify's OAuth error body
             raise ShopifyAuthError(
                 SOURCE,
                 "POST",

@@ -432,7 +432,7 @@ def test_property_quota_is_returned_and_shrinks_per_request(fresh):
 def test_quota_exhaustion_stops_at_once_and_says_when_to_retry(fresh, reference, quota, label, when):
     control(fresh.url, quota={quota: 3})
     with pytest.raises(PipelineStepFailed) as info:
-        load(fresh)
+        load(fresh, pace_seconds=0.01)  # the low quota also paces the requests before the wall
     message = str(info.value)
     assert f"the GA4 quota of {label} is exhausted" in message, message
     assert when in message and "retry after" in message and "UTC" in message

@@ -118,3 +118,24 @@ def test_notices_are_logged_always_and_collected_once_inside_a_collection(caplog
         "vendor: served 2026-01, asked 2025-01",
         "vendor: not collected",
     ]
+
+
+def test_a_fatal_response_raises_its_own_error_without_retrying(vendor):
+    class Spent(RuntimeError):
+        pass
+
+    vendor.mint()
+    api = ApiClient(
+        source="vendor", base_url=vendor.url, sleep=lambda s: None, max_attempts=5,
+        fatal=lambda response: Spent("daily quota spent") if response.status_code == 401 else None,
+    )  # fmt: skip
+    with pytest.raises(Spent, match="daily quota spent"):
+        api.request_json("GET", "data")
+    assert len(vendor.seen) == 1
+
+
+def test_the_error_keeps_the_vendors_answer(vendor):
+    vendor.mint()
+    with pytest.raises(SourceAPIError) as failure:
+        client(vendor).request_json("GET", "data")
+    assert failure.value.detail == '{"error":"invalid token"}'
