@@ -24,8 +24,9 @@ def print_checks(
     for result in results:
         echo(f"{result.source:<{width}}  {result.verdict:<7}  {result.summary()}")
         if result.configured and not result.ok:
-            for step in result.steps:
-                echo(f"{'':<{width}}    {'ok  ' if step.ok else 'FAIL'} {step.name}: {step.detail}")
+            # the failed step is on the verdict line; show how far the check got before it
+            for step in (s for s in result.steps if s.ok):
+                echo(f"{'':<{width}}    passed {step.name}: {step.detail}")
     failed = [r.source for r in results if r.configured and not r.ok]
     if failed:
         echo(f"\n{len(failed)} source(s) failed: {', '.join(failed)}")
