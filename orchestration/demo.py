@@ -145,7 +145,12 @@ def check_sources() -> int:
     from orchestration.source_checks import print_checks
 
     _say("checking the sources (authenticate, scopes, API version, one page):")
-    return print_checks(echo=lambda line: _say(f"  {line}") if line.strip() else None)
+    def echo(text: str) -> None:
+        for line in text.splitlines():
+            if line.strip():
+                _say(f"  {line}")
+
+    return print_checks(echo=echo)
 
 
 def run_nightly(settings: WarehouseSettings, partition: str | None = None) -> int:
