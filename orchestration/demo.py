@@ -145,6 +145,7 @@ def check_sources() -> int:
     from orchestration.source_checks import print_checks
 
     _say("checking the sources (authenticate, scopes, API version, one page):")
+
     def echo(text: str) -> None:
         for line in text.splitlines():
             if line.strip():
