@@ -74,29 +74,28 @@ def use_one_world(settings: WarehouseSettings, world_dir: Path) -> None:
     marker.write_text(json.dumps(this, indent=2) + "\n")
 
 
+def _tables(conn: psycopg.Connection, schemas: tuple[str, ...] | list[str]) -> list[tuple[str, str]]:
+    """(schema, table) of the warehouse's own tables in `schemas` (dlt's bookkeeping tables left out)."""
+    return conn.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_schema = any(%s) and table_name not like '\\_dlt%%' order by 1, 2",
+        (list(schemas),),
+    ).fetchall()
+
+
 def _holds_raw_rows(settings: WarehouseSettings) -> bool:
     """Any row in a raw table (the raw contract's tables exist empty on a fresh warehouse: not data)."""
     with psycopg.connect(settings.role_url("admin")) as conn:
-        tables = conn.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema = any(%s) and table_name not like '\\_dlt%%'",
-            (list(RAW_SCHEMAS),),
-        ).fetchall()
         return any(
             conn.execute(f'select exists (select 1 from "{schema}"."{table}")').fetchone()[0]
-            for schema, table in tables
+            for schema, table in _tables(conn, RAW_SCHEMAS)
         )
 
 
 def table_counts(settings: WarehouseSettings) -> list[tuple[str, str, int]]:
     rows: list[tuple[str, str, int]] = []
     with psycopg.connect(settings.role_url("admin")) as conn:
-        tables = conn.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema = any(%s) and table_name not like '\\_dlt%%' order by 1, 2",
-            (list(SCHEMAS),),
-        ).fetchall()
-        for schema, table in tables:
+        for schema, table in _tables(conn, SCHEMAS):
             n = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
             rows.append((schema, table, n))
     return rows

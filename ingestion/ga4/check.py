@@ -12,17 +12,9 @@ from datetime import UTC
 
 from ingestion.common.checks import CheckFailed, SourceCheck, run_check
 from ingestion.common.http import SourceAPIError
-from ingestion.ga4.client import (
-    GA4QuotaExhausted,
-    ServiceAccountAuth,
-    explain,
-    ga4_client,
-    load_service_account,
-)
+from ingestion.ga4.client import GA4QuotaExhausted, ServiceAccountAuth, explain, ga4_client
 from ingestion.ga4.settings import GA4Settings
-from ingestion.ga4.source import report_body
-
-API_VERSION = "v1beta"  # the Data API version the connector speaks (the path of every request)
+from ingestion.ga4.source import report_body, report_path
 
 
 def check(env: Mapping[str, str] | None = None) -> SourceCheck:
@@ -44,7 +36,7 @@ def check(env: Mapping[str, str] | None = None) -> SourceCheck:
         timeout=30.0,
     )
     auth = client.auth if isinstance(client.auth, ServiceAccountAuth) else None
-    path = f"{API_VERSION}/properties/{property_id}:runReport"
+    path = report_path(property_id)
 
     def guarded(step: Callable[[], str]) -> Callable[[], str]:
         def run() -> str:
@@ -60,8 +52,7 @@ def check(env: Mapping[str, str] | None = None) -> SourceCheck:
     def credentials() -> str:
         if auth is None:
             return "fixed GA4_ACCESS_TOKEN (expires about an hour after it was minted; cannot be refreshed)"
-        account = load_service_account(auth.path, auth.variable)
-        return f"service-account key file {auth.variable}={auth.path} for {account.service_account_email}"
+        return f"service-account key file {auth.variable}={auth.path} for {auth.email}"  # reads the file
 
     def token() -> str:
         if auth is None:
@@ -75,7 +66,7 @@ def check(env: Mapping[str, str] | None = None) -> SourceCheck:
         body = {"dateRanges": [{"startDate": "yesterday", "endDate": "today"}],
                 "metrics": [{"name": "sessions"}], "limit": "1"}  # fmt: skip
         client.request_json("POST", path, json=body)
-        return f"property {property_id} readable; Data API {API_VERSION}"
+        return f"property {property_id} readable; Data API {path.split('/', 1)[0]}"
 
     def page() -> str:
         payload = client.request_json("POST", path, json=report_body("yesterday", "today", 0, 1))

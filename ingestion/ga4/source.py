@@ -103,6 +103,11 @@ def _compact(day: str) -> str:
     return day.replace("-", "")
 
 
+def report_path(property_id: str) -> str:
+    """The Data API method every request goes to (v1beta: the version the connector and contract test speak)."""
+    return f"v1beta/properties/{property_id}:runReport"
+
+
 def report_body(start: str, end: str, offset: int, page_size: int) -> dict[str, Any]:
     """The runReport body the connector sends (the contract test parses it as RunReportRequest)."""
     return {
@@ -158,7 +163,7 @@ def report_pages(
 ) -> Iterator[ReportPage]:
     """One runReport query paged with offset/limit until `rowCount`: rows decoded to snake_case dicts,
     and per request what GA4 said about it."""
-    path = f"v1beta/properties/{property_id}:runReport"
+    path = report_path(property_id)
     offset = 0
     while True:
         if pacer is not None:
