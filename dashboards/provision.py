@@ -90,10 +90,10 @@ def reporter_database(
     env = dict(os.environ if env is None else env)
     parts = WarehouseSettings.from_env(env).parts("reporter")
     reporter = ROLE_USERS["reporter"]
-    # Without WAREHOUSE_REPORTER_URL the reporter URL falls back to WAREHOUSE_URL (the admin): keep its
-    # host and database but never its user or password - Metabase must only ever hold the read-only role.
-    url_password = parts["password"] if parts["user"] == reporter else None
-    password = url_password or env.get("REPORTER_PASSWORD") or None
+    # parts("reporter") is the reporter's own login: WAREHOUSE_REPORTER_URL, or the WAREHOUSE_URL host
+    # with REPORTER_PASSWORD (it refuses to fall back to the admin), or the embedded server's generated
+    # password. Metabase must only ever hold the read-only role.
+    password = parts["password"] if parts["user"] == reporter else None
     return DatabaseSpec(
         host=db_host or str(parts["host"]),
         port=int(db_port or parts["port"] or 5432),

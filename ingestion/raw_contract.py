@@ -21,7 +21,7 @@ import psycopg
 
 from ingestion.common.pipelines import raw_pipeline
 from ingestion.sources import SOURCES
-from ingestion.warehouse import WarehouseSettings
+from ingestion.warehouse import WarehouseSettings, connect
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +72,14 @@ def ensure_raw_tables(warehouse: WarehouseSettings | None = None) -> list[str]:
 
     warehouse = warehouse or WarehouseSettings.from_env()
     created: list[str] = []
-    with psycopg.connect(warehouse.role_url("loader"), autocommit=True) as lock:
+    with connect("loader", warehouse, autocommit=True) as lock:
         lock.execute("select pg_advisory_lock(hashtext(%s))", (LOCK_KEY,))
         try:
             existing = _existing(lock)
             for spec in SOURCES:
                 if spec.contract is None:
                     if (spec.name, "events") not in existing:
-                        with psycopg.connect(warehouse.role_url("loader"), autocommit=True) as conn:
+                        with connect("loader", warehouse, autocommit=True) as conn:
                             ensure_event_tables(conn, spec.name)
                         created += [f"{spec.name}.{t}" for t in ("events", "rejected", "loaded_files")]
                     continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import click
 
@@ -78,9 +79,12 @@ def warehouse_init() -> None:
     """Create the contract's schemas, roles, grants and every source's raw tables (idempotent; also
     run by `up`)."""
     settings = WarehouseSettings.from_env()
-    for line in init_warehouse(settings):
-        click.echo(line)
-    _raw_contract(settings)
+    try:
+        for line in init_warehouse(settings):
+            click.echo(line)
+        _raw_contract(settings)
+    except WarehouseError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _raw_contract(settings: WarehouseSettings) -> None:
@@ -124,18 +128,46 @@ def sources_check_cmd(names: tuple[str, ...]) -> None:
 
 @warehouse.command("url")
 @click.option("--role", default="admin", type=click.Choice(["admin", "loader", "transformer", "reporter"]))
-def warehouse_url(role: str) -> None:
-    """Print the connection URL (for psql, Metabase, notebooks)."""
-    click.echo(WarehouseSettings.from_env().role_url(role))
+@click.option(
+    "--show-password", is_flag=True, help="print the role's own password instead of *** (e.g. for a notebook)"
+)
+def warehouse_url(role: str, show_password: bool) -> None:
+    """Print ROLE's connection URL (for notebooks, BI tools), password masked unless --show-password.
+    Only ROLE's own credentials are ever printed."""
+    settings = WarehouseSettings.from_env()
+    try:
+        click.echo(settings.role_url(role) if show_password else settings.redacted(role))
+    except WarehouseError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def psql_invocation(
+    settings: WarehouseSettings, role: str, args: tuple[str, ...] = ()
+) -> tuple[list[str], dict[str, str]]:
+    """argv and environment for psql as `role`: the password travels in PGPASSWORD (readable only by
+    this user, in /proc/<pid>/environ), never in argv, which `ps` shows to every local user."""
+    parts = urlsplit(settings.role_url(role))
+    password = parts.password
+    hostport = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    url = urlunsplit((parts.scheme, f"{user}@{hostport}", parts.path, parts.query, parts.fragment))
+    env = {k: v for k, v in os.environ.items() if k != "PGPASSWORD"}
+    if password:
+        env["PGPASSWORD"] = unquote(password)
+    psql = str(postgres_bin_dir() / "psql")
+    return [psql, url, *args], env
 
 
 @warehouse.command("psql", context_settings={"ignore_unknown_options": True})
 @click.option("--role", default="admin", type=click.Choice(["admin", "loader", "transformer", "reporter"]))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def warehouse_psql(role: str, args: tuple[str, ...]) -> None:
-    """Open psql (shipped with the embedded server's binaries) on the warehouse."""
-    psql = postgres_bin_dir() / "psql"
-    os.execv(str(psql), [str(psql), WarehouseSettings.from_env().role_url(role), *args])
+    """Open psql (shipped with the embedded server's binaries) on the warehouse as ROLE."""
+    try:
+        argv, env = psql_invocation(WarehouseSettings.from_env(), role, args)
+    except WarehouseError as exc:
+        raise click.ClickException(str(exc)) from exc
+    os.execve(argv[0], argv, env)
 
 
 # -- sandbox --------------------------------------------------------------------------------
@@ -240,10 +272,13 @@ def dbt_cmd(args: tuple[str, ...]) -> None:
     """Run dbt in dbt_project/ against the warehouse as the transformer role (e.g. `journey dbt build`)."""
     from ingestion.sources import dbt_sources_env
     from ingestion.warehouse.paths import PROJECT_ROOT
+    from ingestion.warehouse.pii import ensure_pii_key
     from ingestion.warehouse.settings import dbt_env
 
     project = PROJECT_ROOT / "dbt_project"
-    env = {**os.environ, **dbt_env(WarehouseSettings.from_env()), **dbt_sources_env()}
+    settings = WarehouseSettings.from_env()
+    ensure_pii_key(settings)  # the models hash with the key in the warehouse: the current PII_HASH_SALT
+    env = {**os.environ, **dbt_env(settings), **dbt_sources_env()}
     env.setdefault("DBT_PROFILES_DIR", str(project))
     dbt = Path(sys.executable).parent / "dbt"
     os.chdir(project)
@@ -269,6 +304,17 @@ main.add_command(dashboards_group, "dashboards")
 
 
 # -- dev ------------------------------------------------------------------------------------
+def _die_with_parent() -> None:
+    """preexec_fn: on Linux the kernel sends SIGTERM to the child when this process dies (kill -9
+    included), so `dagster dev` never outlives `journey dev` holding the port and the emulators' URLs.
+    orchestration/bin/dbt does the same for dbt under the run's process."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+
+
 @main.command("dev")
 @click.option("--size", default="small", type=click.Choice(["tiny", "small", "large"]))
 @click.option("--port", default=3000, type=int)
@@ -286,7 +332,9 @@ def dev(size: str, port: int) -> None:
         click.echo(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C to stop; emulators stop with it)")
         dagster = Path(sys.executable).parent / "dagster"
         proc = subprocess.Popen(
-            [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)], env=child_env
+            [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            env=child_env,
+            preexec_fn=_die_with_parent,
         )
         try:
             sys.exit(proc.wait())

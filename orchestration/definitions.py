@@ -18,12 +18,14 @@ from orchestration.defs import transform as transform_domain
 from orchestration.defs.ops import alerts as ops_alerts
 from orchestration.defs.ops import checks as ops_checks
 from orchestration.defs.ops import jobs as ops_jobs
+from orchestration.defs.ops import run_recovery as ops_run_recovery
 from orchestration.defs.shared.resources import warehouse_resource
 
 DOMAINS = [
     ops_jobs,
     ops_alerts,
     ops_checks,
+    ops_run_recovery,
     events_domain,
     transform_domain,
     shopify_domain,

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 
 from ingestion.raw_contract import ensure_raw_tables
-from ingestion.warehouse import EmbeddedPostgres, WarehouseSettings, init_warehouse
+from ingestion.warehouse import EmbeddedPostgres, WarehouseSettings, connect, init_warehouse
 from ingestion.warehouse.contract import RAW_SCHEMAS, SCHEMAS
 from ingestion.warehouse.paths import PROJECT_ROOT, local_dir
 
@@ -53,7 +53,7 @@ def use_one_world(settings: WarehouseSettings, world_dir: Path) -> None:
     from ingestion.sandbox.shop import load_world
 
     world = load_world(world_dir)
-    this = {"warehouse": settings.redacted("admin"), "size": world.get("size"), "seed": world.get("seed")}
+    this = {"warehouse": _identity(settings), "size": world.get("size"), "seed": world.get("seed")}
     marker = local_dir() / "demo_world.json"
     previous = json.loads(marker.read_text()) if marker.exists() else None
     if previous and previous.get("warehouse") == this["warehouse"]:
@@ -64,7 +64,7 @@ def use_one_world(settings: WarehouseSettings, world_dir: Path) -> None:
         reason = "it holds raw data the demo did not record" if _holds_raw_rows(settings) else ""
     if reason:
         _say(f"resetting the warehouse for the '{this['size']}' shop: {reason}")
-        with psycopg.connect(settings.role_url("admin"), autocommit=True) as conn:
+        with connect("admin", settings, autocommit=True) as conn:
             for schema in SCHEMAS:
                 conn.execute(f'drop schema if exists "{schema}" cascade')
         shutil.rmtree(local_dir() / "dlt", ignore_errors=True)  # incremental cursors of the old shop
@@ -72,6 +72,12 @@ def use_one_world(settings: WarehouseSettings, world_dir: Path) -> None:
         ensure_raw_tables(settings)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(this, indent=2) + "\n")
+
+
+def _identity(settings: WarehouseSettings) -> str:
+    """Which warehouse, as `postgresql://user@host:port/db` (no secret; the format earlier markers hold)."""
+    p = settings.parts("admin")
+    return f"postgresql://{p['user']}@{p['host']}:{p['port']}/{p['database']}"
 
 
 def _tables(conn: psycopg.Connection, schemas: tuple[str, ...] | list[str]) -> list[tuple[str, str]]:
@@ -85,7 +91,7 @@ def _tables(conn: psycopg.Connection, schemas: tuple[str, ...] | list[str]) -> l
 
 def _holds_raw_rows(settings: WarehouseSettings) -> bool:
     """Any row in a raw table (the raw contract's tables exist empty on a fresh warehouse: not data)."""
-    with psycopg.connect(settings.role_url("admin")) as conn:
+    with connect("admin", settings) as conn:
         return any(
             conn.execute(f'select exists (select 1 from "{schema}"."{table}")').fetchone()[0]
             for schema, table in _tables(conn, RAW_SCHEMAS)
@@ -94,7 +100,7 @@ def _holds_raw_rows(settings: WarehouseSettings) -> bool:
 
 def table_counts(settings: WarehouseSettings) -> list[tuple[str, str, int]]:
     rows: list[tuple[str, str, int]] = []
-    with psycopg.connect(settings.role_url("admin")) as conn:
+    with connect("admin", settings) as conn:
         for schema, table in _tables(conn, SCHEMAS):
             n = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
             rows.append((schema, table, n))
@@ -153,6 +159,25 @@ def check_sources() -> int:
     return print_checks(echo=echo)
 
 
+def _clear_the_way(instance) -> int:
+    """Before a run: fail the runs whose process died (their pool slots would block this one forever),
+    refuse to start a second nightly while one is alive, and say which live run holds the pool."""
+    from orchestration.defs.ops.run_recovery import in_progress_runs, recover_dead_runs
+
+    recover_dead_runs(instance, say=_say)
+    for run in in_progress_runs(instance):
+        if not run.alive:
+            continue
+        if run.job_name == "nightly_job":
+            _say(
+                f"{run.describe()} is still running: wait for it to finish, or stop it "
+                f"(`kill {run.pid}`) and run this again (a killed run is recovered at the next start)"
+            )
+            return 1
+        _say(f"note: {run.describe()} is in progress; steps in the 'warehouse' pool wait for it")
+    return 0
+
+
 def run_nightly(settings: WarehouseSettings, partition: str | None = None) -> int:
     """nightly_job in-process against the persistent Dagster instance (DAGSTER_HOME), for `partition`
     (default: the day before JOURNEY_AS_OF or today), then what it filled. Returns an exit code."""
@@ -161,6 +186,7 @@ def run_nightly(settings: WarehouseSettings, partition: str | None = None) -> in
     from ingestion.sources import statuses
     from orchestration.definitions import defs
     from orchestration.defs.insights.partitions import nightly_partition_key
+    from orchestration.defs.ops.run_recovery import host_tags
 
     for status in statuses():
         _say(
@@ -178,10 +204,13 @@ def run_nightly(settings: WarehouseSettings, partition: str | None = None) -> in
     _say(f"running nightly_job (ingest -> dbt -> ML -> insights for {partition}) ...")
     t0 = time.perf_counter()
     with DagsterInstance.get() as instance:
+        if (blocked := _clear_the_way(instance)) != 0:
+            return blocked
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
             partition_key=partition,
+            tags=host_tags(),  # lets the next run judge whether this one's process is still alive
             # INFO on the console (step starts/ends, rows loaded, promotion decisions); the full
             # DEBUG event log stays in the run, in the UI
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},

@@ -1,11 +1,22 @@
 """The dlt pipeline every vendor source runs in: Postgres as the loader role, the dataset named exactly
-like the raw schema of the warehouse contract, pipeline state under `.local/dlt`."""
+like the raw schema of the warehouse contract, pipeline state under `.local/dlt`.
+
+dlt sends anonymous usage events to dltHub from every pipeline step unless told otherwise; this
+project's loads make no outbound call that is not to a source. The default is set here, at import,
+because dlt reads `.dlt/config.toml` relative to the current directory only (the repo root has one
+too, for tools run there), while this module is imported by every process that builds a pipeline:
+the CLI, Dagster's code server and run workers, tests. dlt resolves its runtime configuration once,
+at the first pipeline, and this runs before that. `RUNTIME__DLTHUB_TELEMETRY=true` still opts in.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 
-import dlt
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+import dlt  # noqa: E402  (after the telemetry default: see the docstring)
 from dlt.common.pipeline import LoadInfo
 
 from ingestion.warehouse import WarehouseSettings
@@ -15,16 +26,15 @@ log = logging.getLogger(__name__)
 
 
 def loader_credentials(warehouse: WarehouseSettings) -> dict[str, object]:
-    """dlt postgres credentials for the loader role. dlt insists on a password; the embedded server
-    trusts loopback logins, so a placeholder is sent there (and ignored by the server)."""
+    """dlt postgres credentials for the loader role (its own password; the warehouse's connect timeout)."""
     parts = warehouse.parts("loader")
-    password = parts["password"] or ("embedded-trust-auth" if warehouse.embedded else None)
     return {
         "host": parts["host"],
         "port": parts["port"],
         "username": parts["user"],
-        "password": password,
+        "password": parts["password"],
         "database": parts["database"],
+        "connect_timeout": parts["connect_timeout"],
     }
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ingestion.common.checks import CheckFailed, SourceCheck, run_check
-from ingestion.events.landing import closed_landing_files, sandbox_landing_dir
+from ingestion.events.landing import closed_landing_files, missing_landing_dir, sandbox_landing_dir
 from ingestion.events.settings import events_status
 
 
@@ -19,9 +19,7 @@ def check(env: Mapping[str, str] | None = None) -> SourceCheck:
 
     def directory() -> str:
         if not landing.is_dir():
-            raise CheckFailed(
-                f"{landing} is not a directory yet: start `journey collector serve` or create it"
-            )
+            raise CheckFailed(missing_landing_dir(landing, env))  # the loader's words (an error there)
         if not os.access(landing, os.R_OK | os.W_OK | os.X_OK):
             raise CheckFailed(f"{landing} is not readable and writable by this user")
         return f"{landing} readable and writable"

@@ -50,6 +50,26 @@ def default_quarantine_dir(landing_dir: Path) -> Path:
     return landing_dir.parent.parent / "quarantine" / landing_dir.name
 
 
+class LandingDirMissing(FileNotFoundError):
+    """The landing directory to load from does not exist (the message names it and what to do)."""
+
+
+def missing_landing_dir(path: Path, env: Mapping[str, str] | None = None) -> str:
+    """What to tell someone whose landing directory `path` does not exist: the variable that pointed
+    there when it did, and the fixes. One wording for the loader and `journey sources check events`."""
+    env = os.environ if env is None else env
+    explicit = env.get("EVENTS_LANDING_DIR")
+    if explicit and Path(explicit).resolve() == Path(path).resolve():
+        return (
+            f"EVENTS_LANDING_DIR={explicit} does not exist (or is not a directory): fix the variable, "
+            "create the directory, or start `journey collector serve`, which creates it"
+        )
+    return (
+        f"events landing directory {path} does not exist (or is not a directory): create it or "
+        "start `journey collector serve`, which creates it"
+    )
+
+
 def closed_landing_files(landing_dir: Path) -> list[Path]:
     """Complete landing files (`dt=*/…/*.jsonl`), sorted; files still being written end in `.open`."""
     if not landing_dir.exists():
@@ -73,7 +93,9 @@ def enrich(event: dict[str, Any], received_at: str) -> dict[str, Any]:
     session knows better than the current URL).
     """
     event["receivedAt"] = received_at
-    context = event.setdefault("context", {})
+    if event.get("context") is None:  # absent or JSON null: an empty context (the rules allow both)
+        event["context"] = {}
+    context = event["context"]
     page = context.get("page") if isinstance(context.get("page"), dict) else None
     url = page.get("url") if page else None
     params = _query_params(url) if isinstance(url, str) and "?" in url else {}

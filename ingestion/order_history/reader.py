@@ -39,10 +39,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingestion.order_history.settings import SUFFIXES
+
 REQUIRED = ("order_id", "customer_id", "ordered_at", "amount")
 ORDER_FIELDS = ("customer_id", "ordered_at", "amount", "currency", "email")
 LINE_COLUMNS = ("product_id", "sku", "title", "quantity", "price")
-SUFFIXES = (".csv", ".parquet")
 
 
 class OrderHistoryError(ValueError):
@@ -63,12 +64,29 @@ class OrderHistory:
 
 
 def history_files(path: str | Path) -> list[Path]:
+    """The export files at `path`, in name order. A missing path or a folder without a single export
+    file is an error, not an empty import: either is a wrong path (or an export not copied yet), and a
+    load that "succeeds" with 0 rows would hide it until someone misses the history in a report."""
     root = Path(path)
     if root.is_file():
         return [root]
-    if root.is_dir():
-        return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
-    raise OrderHistoryError(root, None, "ORDER_HISTORY_PATH does not exist")
+    if not root.is_dir():
+        raise OrderHistoryError(
+            root, None, "ORDER_HISTORY_PATH does not exist: check the path, or unset ORDER_HISTORY_PATH"
+        )
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    found = [p for p in files if p.suffix.lower() in SUFFIXES]
+    if not found:
+        others = ", ".join(p.relative_to(root).as_posix() for p in files[:5]) + (
+            ", ..." if len(files) > 5 else ""
+        )
+        raise OrderHistoryError(
+            root, None,
+            "ORDER_HISTORY_PATH is a folder without any .csv or .parquet file (subfolders included)"
+            + (f"; it holds only {others}" if files else ", it is empty")
+            + ": copy the export there, or point ORDER_HISTORY_PATH at the file",
+        )  # fmt: skip
+    return found
 
 
 def _text(value: Any) -> str | None:

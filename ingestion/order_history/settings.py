@@ -10,6 +10,7 @@ from pathlib import Path
 from ingestion.common.sources import SourceStatus
 
 SETTINGS = ("ORDER_HISTORY_PATH",)
+SUFFIXES = (".csv", ".parquet")  # the export files a folder is searched for (reader.py)
 
 
 @dataclass(frozen=True)
@@ -20,8 +21,9 @@ class OrderHistorySettings:
 
     @classmethod
     def status(cls, env: Mapping[str, str] | None = None) -> SourceStatus:
-        """Configured when ORDER_HISTORY_PATH is set; a path that does not exist is still configured
-        (the user asked for it), and the load then fails naming the path."""
+        """Configured when ORDER_HISTORY_PATH is set; a path that does not exist, or a folder without
+        an export file, is still configured (the user asked for it), and the load then fails naming
+        the path."""
         env = os.environ if env is None else env
         path = env.get("ORDER_HISTORY_PATH") or ""
         if not path:
@@ -33,6 +35,11 @@ class OrderHistorySettings:
             return SourceStatus(
                 "order_history", True, f"ORDER_HISTORY_PATH={path} does not exist: the load will fail"
             )
+        if where.is_dir() and not any(p.suffix.lower() in SUFFIXES for p in where.rglob("*") if p.is_file()):
+            return SourceStatus(
+                "order_history", True,
+                f"ORDER_HISTORY_PATH={path} holds no .csv or .parquet file: the load will fail",
+            )  # fmt: skip
         return SourceStatus("order_history", True, f"ORDER_HISTORY_PATH={path}")
 
     @classmethod

@@ -4,7 +4,8 @@ No Dagster imports here: ingestion code, tests and the `journey` CLI all use thi
 """
 
 from ingestion.warehouse.contract import RAW_SCHEMAS, ROLES, SCHEMAS, init_warehouse
-from ingestion.warehouse.server import EmbeddedPostgres, WarehouseError
+from ingestion.warehouse.errors import WarehouseError
+from ingestion.warehouse.server import EmbeddedPostgres
 from ingestion.warehouse.settings import WarehouseSettings, connect
 
 __all__ = [

@@ -7,11 +7,11 @@
 
 from __future__ import annotations
 
-import os
-
 import psycopg
 from psycopg import sql
 
+from ingestion.warehouse.passwords import ensure_login_password
+from ingestion.warehouse.pii import ensure_pii_key
 from ingestion.warehouse.settings import ROLE_USERS, WarehouseSettings, connect
 
 RAW_SCHEMAS = ("shopify", "order_history", "meta_ads", "ga4", "events")
@@ -23,14 +23,16 @@ ROLES = {k: v for k, v in ROLE_USERS.items() if k != "admin"}
 
 
 def _ensure_role(conn: psycopg.Connection, name: str, password: str | None) -> None:
-    exists = conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone()
-    verb = "alter" if exists else "create"
+    """The role exists, may log in and has `password` (None: a `WAREHOUSE_<ROLE>_URL` without one,
+    authenticated some other way, so its password is left alone). Writes nothing when all holds
+    already: every Dagster step runs this, and concurrent `alter role`s of one role fail."""
+    row = conn.execute("select rolcanlogin from pg_roles where rolname = %s", (name,)).fetchone()
+    if row is None:
+        conn.execute(sql.SQL("create role {} login").format(sql.Identifier(name)))
+    elif not row[0]:
+        conn.execute(sql.SQL("alter role {} login").format(sql.Identifier(name)))
     if password:
-        conn.execute(
-            sql.SQL(verb + " role {} login password {}").format(sql.Identifier(name), sql.Literal(password))
-        )
-    else:
-        conn.execute(sql.SQL(verb + " role {} login").format(sql.Identifier(name)))
+        ensure_login_password(conn, name, password)
 
 
 def init_warehouse(settings: WarehouseSettings | None = None) -> list[str]:
@@ -39,11 +41,19 @@ def init_warehouse(settings: WarehouseSettings | None = None) -> list[str]:
     loader, transformer, reporter = ROLES["loader"], ROLES["transformer"], ROLES["reporter"]
     ident = sql.Identifier
     done: list[str] = []
+    # each role's own password: the embedded server's generated one, or on an external warehouse
+    # JOURNEY_LOADER_PASSWORD / JOURNEY_TRANSFORMER_PASSWORD / REPORTER_PASSWORD (a missing one raises,
+    # naming the variable, before anything is touched)
+    passwords = {key: settings.role_password(key) for key in ROLES}
     with connect("admin", settings, autocommit=True) as conn:
         db = conn.execute("select current_database()").fetchone()[0]
-        for role in ROLES.values():
-            env_key = f"{'REPORTER' if role == reporter else role.upper()}_PASSWORD"
-            _ensure_role(conn, role, os.environ.get(env_key) or None)
+        # one init at a time (per database; enough, as a steady-state run writes no role: _ensure_role)
+        conn.execute("select pg_advisory_lock(hashtext('journey.roles'))")
+        try:
+            for key, role in ROLES.items():
+                _ensure_role(conn, role, passwords[key])
+        finally:
+            conn.execute("select pg_advisory_unlock(hashtext('journey.roles'))")
         conn.execute(
             sql.SQL("grant connect on database {} to {}, {}, {}").format(
                 ident(db), ident(loader), ident(transformer), ident(reporter)
@@ -96,4 +106,5 @@ def init_warehouse(settings: WarehouseSettings | None = None) -> list[str]:
         done.append(
             f"roles: {loader} (raw), {transformer} (dbt, ml, insights), {reporter} (read-only marts/ml/insights)"
         )
+    done.append(ensure_pii_key(settings))  # the dbt hash key: ingestion/warehouse/pii.py
     return done

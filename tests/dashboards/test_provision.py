@@ -216,16 +216,14 @@ def test_cli_apply_reads_env_and_never_prints_the_password(fake_metabase, monkey
     assert yaml.safe_load(out.read_text())["key"] == "funnel"
 
 
-def test_reporter_database_uses_reporter_password_env():
-    env = {"WAREHOUSE_PORT": "55999", "REPORTER_PASSWORD": "from-env"}
-    spec = reporter_database(db_host="host.docker.internal", env=env)
+def test_reporter_database_uses_the_embedded_reporters_own_password(warehouse):
+    spec = reporter_database(db_host="host.docker.internal")
+    password = warehouse.role_password("reporter")
+    assert password and password != warehouse.role_password("admin")
     assert (spec.host, spec.port, spec.user, spec.password) == (
-        "host.docker.internal",
-        55999,
-        "reporter",
-        "from-env",
-    )
-    assert "from-env" not in repr(spec.payload()["name"])
+        "host.docker.internal", warehouse.port, "reporter", password,
+    )  # fmt: skip
+    assert password not in repr(spec.payload()["name"])
 
 
 def test_reporter_database_never_uses_the_admin_from_warehouse_url(monkeypatch):

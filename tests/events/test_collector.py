@@ -78,7 +78,7 @@ def test_every_sent_event_is_landed_or_quarantined(
             "messageId missing or not a non-empty string",
             "properties not an object",
             "event larger than 32768 bytes",
-            "event is not a JSON object",
+            "not a JSON object",
         ]
         sent["valid"] += 1
         sent["invalid"] += 5

@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 
+from ingestion.events.check import check as check_events
+from ingestion.events.landing import LandingDirMissing
 from ingestion.events.load import load_landing_files
 from ingestion.events.load.sql import EVENT_COLUMNS
 from ingestion.warehouse import WarehouseSettings
@@ -124,3 +127,20 @@ def test_columns_follow_the_contract(
     assert got[12] == event["context"]["device"]["type"]
     assert got[14] == "dt=2025-01-02/x.jsonl"
     assert got[15].total_seconds() == 0.42
+
+
+def test_a_configured_but_missing_landing_dir_is_an_error(tmp_path: Path, monkeypatch) -> None:
+    """EVENTS_LANDING_DIR pointing nowhere fails the load with the variable and the path (not "0 rows
+    loaded"); `journey sources check events` says the same words."""
+    missing = tmp_path / "no-such-dir"
+    monkeypatch.setenv("EVENTS_LANDING_DIR", str(missing))
+    with pytest.raises(LandingDirMissing) as failure:
+        load_landing_files(missing, WarehouseSettings())  # fails before it connects
+    message = str(failure.value)
+    assert f"EVENTS_LANDING_DIR={missing} does not exist" in message
+    assert "journey collector serve" in message
+    checked = check_events()
+    assert checked.verdict == "FAILED"
+    assert checked.summary() == f"landing: {message}"
+    missing.mkdir()
+    assert check_events().verdict == "OK"

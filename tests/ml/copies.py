@@ -10,6 +10,7 @@ insight, and the dbt tier's own database is never touched.
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 
 import psycopg
@@ -20,6 +21,11 @@ from ingestion.warehouse.server import postgres_bin_dir
 PYTHON_SCHEMAS = ("ml", "insights")
 
 
+def _url_without_password(settings: WarehouseSettings) -> str:
+    p = settings.parts("admin")
+    return f"postgresql://{p['user']}@{p['host']}:{p['port']}/{p['database']}"
+
+
 def copy_database(source: WarehouseSettings, name: str, *, schema_only: bool) -> WarehouseSettings:
     """A fresh database `name` on `source`'s server holding `source`'s relations (and rows unless
     `schema_only`), owners and grants, with empty `ml`/`insights` schemas; its settings."""
@@ -28,19 +34,22 @@ def copy_database(source: WarehouseSettings, name: str, *, schema_only: bool) ->
         conn.execute(f"drop database if exists {name} with (force)")
         conn.execute(f"create database {name}")
     bin_dir = postgres_bin_dir()
+    env = {**os.environ, "PGPASSWORD": source.role_password("admin") or ""}  # never on a command line
     dump = subprocess.run(
         [
             str(bin_dir / "pg_dump"),
             *(["--schema-only"] if schema_only else []),
             *(f"--exclude-schema={s}" for s in PYTHON_SCHEMAS),
-            source.role_url("admin"),
+            _url_without_password(source),
         ],
+        env=env,
         capture_output=True,
         check=True,
         timeout=300,
     )
     subprocess.run(
-        [str(bin_dir / "psql"), "-q", "-v", "ON_ERROR_STOP=1", target.role_url("admin")],
+        [str(bin_dir / "psql"), "-q", "-v", "ON_ERROR_STOP=1", _url_without_password(target)],
+        env=env,
         input=dump.stdout,
         capture_output=True,
         check=True,

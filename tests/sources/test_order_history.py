@@ -233,3 +233,40 @@ def test_asset_is_idle_without_a_path_and_names_the_line_of_a_bad_file(fresh, tm
         for m in loaded.asset_materializations_for_node("order_history")
     }
     assert rows == {"orders": 2, "order_items": 3}
+
+
+# -- a path that holds no export: an error naming ORDER_HISTORY_PATH and the path, never 0 rows --------
+def test_an_empty_or_missing_path_fails_the_load_and_the_check(fresh, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from orchestration.cli import main
+
+    empty, other, missing = tmp_path / "empty", tmp_path / "other", tmp_path / "missing"
+    empty.mkdir()
+    (other / "2023").mkdir(parents=True)
+    write(other / "2023", "orders.xlsx", "not an export")
+    cases = {
+        empty: "is a folder without any .csv or .parquet file",
+        other: "it holds only 2023/orders.xlsx",
+        missing: "does not exist",
+    }
+    for path, reason in cases.items():
+        assert "the load will fail" in OrderHistorySettings.status({"ORDER_HISTORY_PATH": str(path)}).reason
+        with pytest.raises(PipelineStepFailed) as info:
+            load(path)
+        error = info.value.__cause__
+        while error is not None and not isinstance(error, OrderHistoryError):
+            error = error.__cause__ or error.__context__
+        assert isinstance(error, OrderHistoryError), info.value
+        assert str(path) in str(error) and "ORDER_HISTORY_PATH" in str(error) and reason in str(error)
+        monkeypatch.setenv("ORDER_HISTORY_PATH", str(path))
+        result = CliRunner().invoke(main, ["sources", "check", "order_history"])
+        assert result.exit_code == 1, result.output
+        assert "FAILED" in result.output and str(path) in result.output and reason in result.output
+    assert query("select to_regclass('order_history.orders'), to_regclass('order_history.order_items')") == [
+        (None, None)
+    ]  # nothing was loaded, not even empty tables
+    # the Dagster asset (what the nightly job runs) fails with the same message
+    failed = _materialize(fresh, str(empty))
+    assert not failed.success
+    assert cases[empty] in failed.failure_data_for_node("order_history").error.message

@@ -71,22 +71,25 @@ def test_warehouse_url_overrides_embedded(warehouse: WarehouseSettings, monkeypa
     assert not settings.embedded
     with pytest.raises(WarehouseError, match="WAREHOUSE_URL is set"):
         EmbeddedPostgres(settings)
-    with psycopg.connect(settings.role_url("loader")) as conn:
+    with psycopg.connect(settings.role_url("admin")) as conn:
         assert conn.execute("select 1").fetchone() == (1,)
 
 
 def test_cli_url_and_status(warehouse: WarehouseSettings):
-    out = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "warehouse", "url"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    assert out == warehouse.role_url("admin")
-    status = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "warehouse", "status"], capture_output=True, text=True
-    )
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "orchestration.cli", "warehouse", *args]
+        return subprocess.run(cmd, capture_output=True, text=True)
+
+    admin_password = warehouse.role_password("admin")
+    masked = cli("url").stdout.strip()
+    assert masked == warehouse.redacted("admin") and ":***@" in masked and admin_password not in masked
+    # --role R prints R's own URL; with --show-password R's password and never another role's
+    shown = cli("url", "--role", "reporter", "--show-password").stdout.strip()
+    assert shown == warehouse.role_url("reporter") and warehouse.role_password("reporter") in shown
+    assert admin_password not in shown
+    status = cli("status")
     assert status.returncode == 0 and f"port {warehouse.port}" in status.stdout
+    assert admin_password not in status.stdout
 
 
 def test_contract_is_idempotent_and_reporter_is_read_only(warehouse: WarehouseSettings):

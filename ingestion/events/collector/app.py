@@ -2,9 +2,12 @@
 
 It never talks to the warehouse, so it keeps accepting while Postgres is down; the loader picks the
 landing files up later. Endpoints: `POST /v1/batch`, `/v1/track`, `/v1/page`, `/v1/identify`
-(+ `GET /health`). Answers: 200 when every event was landed; 400 with a reason per invalid event
-(the valid events of the same batch are still landed, the invalid ones go to the quarantine file);
-401 for a missing/wrong write key; 403 for an origin outside the CORS allowlist.
+(+ `GET /health`). Answers: 200 when every event was landed (written and fsynced); 400 with a
+reason per invalid event (the valid events of the same batch are still landed, the invalid ones go to
+the quarantine file); 401 for a missing/wrong write key; 403 for an origin outside the CORS allowlist;
+503 (Retry-After) when the landing files cannot be written (disk full, I/O error): nothing of that
+request is left in them. What "valid" means is ingestion/events/validate.py, the rules the loader
+applies too, so an event answered 200 is an event the loader loads.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import base64
 import binascii
 import contextlib
 import logging
+import os
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -28,9 +32,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ingestion.events import validate
 from ingestion.events.collector.config import CollectorConfig
-from ingestion.events.collector.validate import event_reason
-from ingestion.events.collector.writer import RotatingJsonlWriter, recover_open_files
+from ingestion.events.collector.writer import FileWrite, RotatingJsonlWriter, recover_open_files
 from ingestion.events.landing import enrich
 
 log = logging.getLogger(__name__)
@@ -45,18 +49,25 @@ class _TooLarge(Exception):
         self.head = head
 
 
-class Collector:
-    """State of one collector: config and the landing and quarantine writers."""
+RETRY_AFTER_S = 5
 
-    def __init__(self, config: CollectorConfig) -> None:
+
+class Collector:
+    """State of one collector: config and the landing and quarantine writers.
+
+    `file_write` (default `os.write`) is where the writers hand bytes to the file system; tests pass a
+    function that fills up like a real disk.
+    """
+
+    def __init__(self, config: CollectorConfig, *, file_write: FileWrite = os.write) -> None:
         self.config = config
         recover_open_files(config.landing_dir)
         recover_open_files(config.quarantine)
         self.landing = RotatingJsonlWriter(
-            config.landing_dir, "collector", config.rotate_bytes, config.rotate_seconds
+            config.landing_dir, "collector", config.rotate_bytes, config.rotate_seconds, file_write=file_write
         )
         self.quarantine = RotatingJsonlWriter(
-            config.quarantine, "quarantine", config.rotate_bytes, config.rotate_seconds
+            config.quarantine, "quarantine", config.rotate_bytes, config.rotate_seconds, file_write=file_write
         )
 
     def close(self) -> None:
@@ -96,6 +107,8 @@ class Collector:
         return b"".join(chunks)
 
     async def quarantine_request(self, endpoint: str, raw: bytes, reason: str, now: datetime) -> None:
+        """Keep an invalid request for inspection. Best effort: the client gets its 400 either way, as
+        resending a bad request cannot help (a failure is logged)."""
         keep = raw[: self.config.quarantine_raw_bytes]
         record = {
             "receivedAt": _iso(now),
@@ -107,10 +120,14 @@ class Collector:
             "rawTruncated": len(keep) < len(raw),
             "rawBytes": len(raw),
         }
-        await run_in_threadpool(self.quarantine.write, now.date().isoformat(), [orjson.dumps(record)])
+        try:
+            await run_in_threadpool(self.quarantine.write, now.date().isoformat(), [orjson.dumps(record)])
+        except OSError as exc:
+            log.error("quarantine copy of an invalid %s request lost: %s", endpoint, exc)
 
     async def handle(self, request: Request, endpoint: str) -> Response:
         now = datetime.now(UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # = the landed receivedAt
         if not self.origin_allowed(request):
             return JSONResponse({"success": False, "error": "origin not allowed"}, status_code=403)
         try:
@@ -121,12 +138,9 @@ class Collector:
             reason = f"payload larger than {self.config.max_batch_bytes} bytes"
             await self.quarantine_request(endpoint, exc.head, reason, now)
             return JSONResponse({"success": False, "error": reason}, status_code=400)
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            body, reason = None, f"malformed JSON: {exc}"
-        else:
-            reason = None if isinstance(body, dict) else "body is not a JSON object"
+        body, reason = validate.parse_json(raw)
+        if reason is None and not isinstance(body, dict):
+            reason = "body is not a JSON object"
         if not self.authorized(request, body):
             return JSONResponse({"success": False, "error": "invalid write key"}, status_code=401)
         if reason is None and endpoint == "batch" and not isinstance(body.get("batch"), list):
@@ -150,27 +164,27 @@ class Collector:
         bad: list[bytes] = []
         problems: list[dict[str, Any]] = []
         for index, event in enumerate(events):
+            raw: bytes | None = None
             if isinstance(event, dict):
                 event.pop("writeKey", None)
                 if shared_sent_at is not None:
                     event.setdefault("sentAt", shared_sent_at)
-                if shared_context and isinstance(event.get("context", {}), dict):
-                    event["context"] = {**shared_context, **(event.get("context") or {})}
+                context = event.get("context")
+                if shared_context and (context is None or isinstance(context, dict)):
+                    event["context"] = {**shared_context, **(context or {})}
                 if endpoint != "batch" and event.get("type") != endpoint:
                     reason: str | None = f"type {event.get('type')!r} posted to /v1/{endpoint}"
                 else:
-                    reason = event_reason(
-                        event, now, max_bytes=self.config.max_event_bytes, max_skew=self.config.max_skew
-                    )
+                    raw, reason = self.event_reason(event, now)
             else:
-                reason = "event is not a JSON object"
+                reason = validate.NOT_OBJECT
             if reason is None:
                 good.append(orjson.dumps(enrich(event, received)))
                 continue
             mid = event.get("messageId") if isinstance(event, dict) else None
             mid = mid if isinstance(mid, str) else None
             problems.append({"index": index, "messageId": mid, "reason": reason})
-            raw = orjson.dumps(event)
+            raw = raw if raw is not None else validate.dumps_for_quarantine(event)
             keep = raw[: self.config.quarantine_raw_bytes]
             bad.append(
                 orjson.dumps(
@@ -188,18 +202,44 @@ class Collector:
             )
         day = now.date().isoformat()
         if good:
-            await run_in_threadpool(self.landing.write, day, good)
+            try:
+                await run_in_threadpool(self.landing.write, day, good)
+            except OSError as exc:
+                # not acknowledged, and nothing of it left in the landing file: the client resends
+                log.error("landing write failed, answering 503: %s", exc)
+                return JSONResponse(
+                    {"success": False, "error": f"events could not be stored ({exc.strerror or exc}); retry"},
+                    status_code=503,
+                    headers={"Retry-After": str(RETRY_AFTER_S)},
+                )
         if bad:
-            await run_in_threadpool(self.quarantine.write, day, bad)
+            try:
+                await run_in_threadpool(self.quarantine.write, day, bad)
+            except OSError as exc:  # the 400 stands: resending invalid events cannot help
+                log.error("quarantine copy of %d invalid event(s) lost: %s", len(bad), exc)
             return JSONResponse(
                 {"success": False, "accepted": len(good), "rejected": problems}, status_code=400
             )
         return JSONResponse({"success": True, "accepted": len(good)})
 
+    def event_reason(self, event: dict[str, Any], now: datetime) -> tuple[bytes | None, str | None]:
+        """(the event's JSON, why it is refused or None): the shared rules of
+        ingestion/events/validate.py plus the collector's own size limit."""
+        try:
+            raw: bytes | None = orjson.dumps(event)
+        except orjson.JSONEncodeError:
+            raw = None  # nested deeper than orjson writes, or a lone surrogate: structure_reason says which
+        reason = validate.structure_reason(event, raw)
+        if reason is None and raw is None:
+            reason = "event cannot be written as JSON"
+        if reason is None and len(raw) > self.config.max_event_bytes:
+            reason = f"event larger than {self.config.max_event_bytes} bytes"
+        return raw, reason or validate.event_reason(event, now)
 
-def create_app(config: CollectorConfig | None = None) -> Starlette:
-    """The ASGI app; `config` defaults to `CollectorConfig.from_env()`."""
-    collector = Collector(config or CollectorConfig.from_env())
+
+def create_app(config: CollectorConfig | None = None, *, file_write: FileWrite = os.write) -> Starlette:
+    """The ASGI app; `config` defaults to `CollectorConfig.from_env()` (`file_write`: see Collector)."""
+    collector = Collector(config or CollectorConfig.from_env(), file_write=file_write)
 
     async def rotate_forever() -> None:
         interval = max(0.2, min(30.0, collector.config.rotate_seconds / 4))

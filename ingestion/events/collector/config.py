@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 from ingestion.events.landing import default_landing_dir, default_quarantine_dir
@@ -22,7 +21,6 @@ class CollectorConfig:
     cors_origins: tuple[str, ...] = ()  # empty = any origin may post (no browser restriction)
     max_event_bytes: int = 32 * 1024
     max_batch_bytes: int = 500 * 1024
-    max_skew: timedelta = timedelta(hours=24)
     rotate_bytes: int = 64 * 1024 * 1024
     rotate_seconds: float = 300.0
     quarantine_raw_bytes: int = 64 * 1024  # raw input kept per quarantined request
@@ -43,7 +41,6 @@ class CollectorConfig:
             "cors_origins": _origins(env.get("COLLECTOR_CORS_ORIGINS")),
             "max_event_bytes": int(env.get("COLLECTOR_MAX_EVENT_BYTES", 32 * 1024)),
             "max_batch_bytes": int(env.get("COLLECTOR_MAX_BATCH_BYTES", 500 * 1024)),
-            "max_skew": timedelta(hours=float(env.get("COLLECTOR_MAX_SKEW_HOURS", 24))),
             "rotate_bytes": int(env.get("COLLECTOR_ROTATE_BYTES", 64 * 1024 * 1024)),
             "rotate_seconds": float(env.get("COLLECTOR_ROTATE_SECONDS", 300)),
         }

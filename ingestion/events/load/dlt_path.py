@@ -13,6 +13,7 @@ import dlt
 import orjson
 import pyarrow as pa
 
+from ingestion.common.pipelines import loader_credentials
 from ingestion.events.landing import closed_landing_files
 from ingestion.warehouse.settings import WarehouseSettings
 
@@ -74,15 +75,10 @@ def run_dlt_pipeline(
     landing_dir: Path, settings: WarehouseSettings, dataset: str, pipelines_dir: Path
 ) -> int:
     """Load with dlt (Arrow tables, merge on message_id) as the loader role; returns rows loaded."""
-    p = settings.parts("loader")
-    credentials = {
-        "database": p["database"], "username": p["user"], "host": p["host"], "port": p["port"],
-        # dlt insists on a password; the embedded server's trust auth ignores it
-        "password": p["password"] or "trust-auth",
-    }  # fmt: skip
     pipeline = dlt.pipeline(
         pipeline_name=f"events_{dataset}",
-        destination=dlt.destinations.postgres(credentials=credentials),
+        # the loader's own password and connect timeout; importing pipelines also turns telemetry off
+        destination=dlt.destinations.postgres(credentials=loader_credentials(settings)),
         dataset_name=dataset,
         pipelines_dir=str(pipelines_dir),
     )

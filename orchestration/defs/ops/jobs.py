@@ -37,6 +37,8 @@ nightly_job = dg.define_asset_job(
     "nightly_job",
     selection=dg.AssetSelection.groups(*INGEST_GROUPS, *TRANSFORM_GROUPS, *ML_GROUPS, *INSIGHTS_GROUPS),
     description="Ingest -> dbt -> ML -> insights for the partition's run date, in dependency order",
+    # run monitoring (dagster.yaml) fails a nightly still running after 4 h: a hang must page, not linger
+    tags={"dagster/max_runtime": 4 * 3600},
 )
 
 # 02:00 in NIGHTLY_TIMEZONE (the partitions' time zone); each tick runs the partition of the day before.

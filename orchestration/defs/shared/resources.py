@@ -9,7 +9,7 @@ import psycopg
 from pydantic import Field
 
 from ingestion.raw_contract import ensure_raw_tables
-from ingestion.warehouse import EmbeddedPostgres, WarehouseSettings, init_warehouse
+from ingestion.warehouse import EmbeddedPostgres, WarehouseSettings, connect, init_warehouse
 
 # Concurrency pool of every warehouse-heavy step (loads, dbt, training); its limit is set in the
 # instance's dagster.yaml (`concurrency.pools.default_limit`) so a 2-core machine is not overrun.
@@ -49,7 +49,7 @@ class Warehouse(dg.ConfigurableResource):
         ensure_raw_tables(settings)
 
     def connect(self, role: str = "transformer", **kwargs) -> psycopg.Connection:
-        return psycopg.connect(self.settings().role_url(role), **kwargs)
+        return connect(role, self.settings(), **kwargs)
 
     def role_url(self, role: str) -> str:
         return self.settings().role_url(role)

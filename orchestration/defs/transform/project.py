@@ -7,6 +7,8 @@ re-parse when any project file is newer than the manifest. Parsing needs no data
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -16,6 +18,12 @@ from ingestion.warehouse.paths import PROJECT_ROOT
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 _SOURCE_DIRS = ("models", "macros", "seeds", "tests")
 _SOURCE_FILES = ("dbt_project.yml", "profiles.yml")
+
+# dagster-dbt's manifest preparer runs `dbt` from PATH: make it this environment's dbt, also when the
+# project runs without `uv run` or an activated venv (e.g. `.venv/bin/journey nightly` from cron)
+_ENV_BIN = str(Path(sys.executable).parent)
+if _ENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = os.pathsep.join([_ENV_BIN, *filter(None, [os.environ.get("PATH")])])
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
