@@ -12,6 +12,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 
@@ -19,6 +20,9 @@ from ingestion.raw_contract import ensure_raw_tables
 from ingestion.warehouse import EmbeddedPostgres, WarehouseSettings, connect, init_warehouse
 from ingestion.warehouse.contract import RAW_SCHEMAS, SCHEMAS
 from ingestion.warehouse.paths import PROJECT_ROOT, local_dir
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance  # imported lazily at run time: `journey demo` starts fast
 
 
 def _say(msg: str) -> None:
@@ -159,7 +163,7 @@ def check_sources() -> int:
     return print_checks(echo=echo)
 
 
-def _clear_the_way(instance) -> int:
+def _clear_the_way(instance: DagsterInstance) -> int:
     """Before a run: fail the runs whose process died (their pool slots would block this one forever),
     refuse to start a second nightly while one is alive, and say which live run holds the pool."""
     from orchestration.defs.ops.run_recovery import in_progress_runs, recover_dead_runs

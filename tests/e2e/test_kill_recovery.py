@@ -106,21 +106,14 @@ def _dbt_children(proc: subprocess.Popen) -> list[psutil.Process]:
 
 
 def _in_progress(shop: dict) -> tuple[list[dg.DagsterRun], dict[str, list]]:
+    """Runs in progress and claimed pool slots, read from the shop's own Dagster instance."""
     from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, RunsFilter
 
-    saved = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = shop["env"]["DAGSTER_HOME"]
-    try:
-        with dg.DagsterInstance.get() as instance:
-            runs = instance.get_runs(filters=RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES))
-            slots = {k: instance.event_log_storage.get_concurrency_info(k).claimed_slots
-                     for k in instance.event_log_storage.get_concurrency_keys()}  # fmt: skip
-            return list(runs), {k: v for k, v in slots.items() if v}
-    finally:
-        if saved is None:
-            os.environ.pop("DAGSTER_HOME", None)
-        else:
-            os.environ["DAGSTER_HOME"] = saved
+    with dg.DagsterInstance.from_config(shop["env"]["DAGSTER_HOME"]) as instance:
+        runs = instance.get_runs(filters=RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES))
+        storage = instance.event_log_storage
+        slots = {k: storage.get_concurrency_info(k).claimed_slots for k in storage.get_concurrency_keys()}
+        return list(runs), {k: v for k, v in slots.items() if v}
 
 
 @pytest.fixture(scope="module")

@@ -50,8 +50,11 @@ def host_tags() -> dict[str, str]:
 
 
 def _run_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
-    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
-        metadata = record.dagster_event.event_specific_data.metadata if record.dagster_event else {}
+    """The pid named by one of the run's first engine events (a long run logs thousands more)."""
+    first = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, limit=10)
+    for record in first.records:
+        event = record.event_log_entry.dagster_event
+        metadata = event.event_specific_data.metadata if event else {}
         pid = metadata.get("pid")
         if pid is not None and str(pid.value).isdigit():
             return int(pid.value)
