@@ -12,8 +12,10 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from sklearn import metrics as skm
+
+# scikit-learn and scipy.stats are imported inside the functions that use them: ml.churn and ml.ltv
+# import this module, and the code location (and every run worker) imports those packages to read
+# their Params, which must not cost the seconds these libraries take to load.
 
 
 def _arrays(*values) -> list[np.ndarray]:
@@ -33,6 +35,8 @@ def _top_decile(score: np.ndarray) -> np.ndarray:
 
 
 def roc_auc(y_true, y_score) -> float:
+    from sklearn import metrics as skm
+
     y, s = _arrays(y_true, y_score)
     return float(skm.roc_auc_score(y, s))
 
@@ -40,11 +44,15 @@ def roc_auc(y_true, y_score) -> float:
 def pr_auc(y_true, y_score) -> float:
     """Area under the precision-recall curve, as average precision (the step-wise estimate that does
     not interpolate optimistically)."""
+    from sklearn import metrics as skm
+
     y, s = _arrays(y_true, y_score)
     return float(skm.average_precision_score(y, s))
 
 
 def brier(y_true, y_prob) -> float:
+    from sklearn import metrics as skm
+
     y, p = _arrays(y_true, y_prob)
     return float(skm.brier_score_loss(y, p))
 
@@ -77,11 +85,15 @@ def calibration_table(y_true, y_prob, bins: int = 10) -> pd.DataFrame:
 
 
 def mae(y_true, y_pred) -> float:
+    from sklearn import metrics as skm
+
     y, p = _arrays(y_true, y_pred)
     return float(skm.mean_absolute_error(y, p))
 
 
 def rmse(y_true, y_pred) -> float:
+    from sklearn import metrics as skm
+
     y, p = _arrays(y_true, y_pred)
     return float(math.sqrt(skm.mean_squared_error(y, p)))
 
@@ -96,6 +108,8 @@ def aggregate_error(y_true, y_pred) -> float:
 
 
 def spearman(y_true, y_pred) -> float:
+    from scipy import stats
+
     y, p = _arrays(y_true, y_pred)
     return float(stats.spearmanr(y, p).statistic)
 

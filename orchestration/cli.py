@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -306,41 +307,181 @@ main.add_command(dashboards_group, "dashboards")
 # -- dev ------------------------------------------------------------------------------------
 def _die_with_parent() -> None:
     """preexec_fn: on Linux the kernel sends SIGTERM to the child when this process dies (kill -9
-    included), so `dagster dev` never outlives `journey dev` holding the port and the emulators' URLs.
+    included), so `dg dev` never outlives `journey dev` holding the port and the emulators' URLs.
     orchestration/bin/dbt does the same for dbt under the run's process."""
+    import signal
+
+    # Dagster maps SIGTERM onto the SIGINT handler, so a SIGINT ignored by the shell that started us
+    # (`journey dev &`, nohup) would make the dev server ignore SIGTERM too and outlive us
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         import ctypes
-        import signal
 
         ctypes.CDLL(None).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
 
 
+class DevServerError(click.ClickException):
+    """The dev server exited, or did not answer in time, before the UI could be used."""
+
+
+def _get(url: str, timeout: float = 2.0) -> bytes | None:
+    """The body at `url`, or None while nothing answers there yet."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.read()
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return None
+
+
+def _location_status(url: str) -> tuple[str, str | None] | None:
+    """(load status, load error) of the first code location, from the webserver's GraphQL API; None
+    while the webserver cannot say yet."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    query = (
+        "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+        "locationOrLoadError { __typename ... on PythonError { message } } } } } }"
+    )
+    req = urllib.request.Request(
+        f"{url}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            entries = json.loads(resp.read())["data"]["workspaceOrError"].get("locationEntries") or []
+    except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError, KeyError, TypeError):
+        return None
+    if not entries:
+        return None
+    entry = entries[0]
+    error = entry.get("locationOrLoadError") or {}
+    return entry["loadStatus"], error.get("message") if error.get("__typename") == "PythonError" else None
+
+
+def wait_until_serving(
+    url: str, proc, timeout: float = 600.0, say=click.echo, poll: float = 0.5, every: float = 15.0
+) -> str | None:
+    """Block until the webserver at `url` answers `/server_info` and has loaded the code location, so
+    the URL we print opens a working UI (the webserver binds only after the code server is up, which
+    takes a while: dbt parse, imports). Progress is printed every `every` seconds. Raises DevServerError
+    when `proc` (the dev server) exits first or `timeout` passes; returns the code location's load error
+    (the UI shows it too), None when it loaded."""
+    t0 = time.monotonic()
+    next_note = t0 + every
+    phase = "starting the webserver and loading the code location"
+    while True:
+        if (code := proc.poll()) is not None:
+            raise DevServerError(
+                f"the Dagster dev server exited (code {code}) while {phase}; its output is above"
+            )
+        now = time.monotonic()
+        if now - t0 > timeout:
+            raise DevServerError(f"{url} did not come up within {timeout:.0f}s while {phase}")
+        if phase.startswith("starting"):
+            if _get(f"{url}/server_info") is not None:
+                phase = "loading the code location"
+        elif (status := _location_status(url)) is not None and status[0] == "LOADED":
+            return status[1]
+        if now >= next_note:
+            say(f"{phase} ... ({now - t0:.0f}s)")
+            next_note = now + every
+        time.sleep(poll)
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _emulator_ports() -> dict[str, int]:
+    """The fixed emulator ports when free (stable URLs across restarts), else any free port (0), so a
+    second `make dev PORT=...` (another checkout, a benchmark) runs beside the first."""
+    return {name: port if _port_free(port) else 0 for name, port in EMULATOR_PORTS.items()}
+
+
 @main.command("dev")
-@click.option("--size", default="small", type=click.Choice(["tiny", "small", "large"]))
-@click.option("--port", default=3000, type=int)
-def dev(size: str, port: int) -> None:
-    """Dagster UI on 127.0.0.1 with the embedded warehouse and the emulators of the sandbox world."""
+@click.option(
+    "--size",
+    default=None,
+    type=click.Choice(["tiny", "small", "large"]),
+    help="the shop to serve (default: the one the warehouse holds; 'small' on a fresh machine)",
+)
+@click.option("--port", default=3000, show_default=True, type=int, help="the UI's port on 127.0.0.1")
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="when the warehouse holds another shop than --size: drop it (as `journey demo` does) instead of refusing",
+)
+def dev(size: str | None, port: int, reset: bool) -> None:
+    """Dagster UI (`dg dev`) on 127.0.0.1 with the embedded warehouse and the emulators of the shop the
+    warehouse holds. Refuses a --size that would mix two shops; prints the URL once the UI answers."""
     import subprocess
 
     from ingestion.sandbox.emulators import running_emulators
-    from orchestration.demo import ensure_world, prepare_environment
+    from ingestion.warehouse.paths import PROJECT_ROOT
+    from orchestration.demo import (
+        WorldMismatch,
+        choose_dev_world,
+        ensure_world,
+        prepare_dev_world,
+        prepare_environment,
+    )
 
-    world_dir = prepare_environment(size)
-    ensure_world(size, 42)
-    with running_emulators(world_dir, ports=EMULATOR_PORTS) as env:
-        child_env = {**os.environ, **env}
-        click.echo(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C to stop; emulators stop with it)")
-        dagster = Path(sys.executable).parent / "dagster"
+    if not _port_free(port):
+        raise click.ClickException(
+            f"port {port} on 127.0.0.1 is in use (another `make dev`?): pick another, `make dev PORT={port + 1}`"
+        )
+    try:
+        size, seed = choose_dev_world(WarehouseSettings.from_env(), size, reset)
+        world_dir = prepare_environment(size)  # DAGSTER_HOME (telemetry off), warehouse up, contract
+        ensure_world(size, seed)
+        prepare_dev_world(WarehouseSettings.from_env(), world_dir, reset)
+    except (WorldMismatch, WarehouseError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    url = f"http://127.0.0.1:{port}"
+    with running_emulators(world_dir, ports=_emulator_ports()) as env:
+        # DAGSTER_HOME (set by prepare_environment) is the project's instance, telemetry off in its
+        # dagster.yaml; dg itself sends nothing either with this set
+        child_env = {**os.environ, **env, "DAGSTER_DISABLE_TELEMETRY": "1"}
+        dg = Path(sys.executable).parent / "dg"
+        click.echo(
+            f"[dev] serving the '{size}' shop; starting `dg dev` (the URL follows once the UI answers)"
+        )
         proc = subprocess.Popen(
-            [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            # dg reads the project from [tool.dg] in pyproject.toml (workspace.yaml is for deployments)
+            [str(dg), "dev", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=PROJECT_ROOT,
             env=child_env,
             preexec_fn=_die_with_parent,
         )
         try:
+            error = wait_until_serving(url, proc, say=lambda msg: click.echo(f"[dev] {msg}"))
+            if error:
+                click.echo(
+                    f"[dev] the code location failed to load (the UI shows it too):\n{error}", err=True
+                )
+            click.echo(f"[dev] Dagster UI: {url}  (Ctrl-C to stop; the emulators stop with it)")
             sys.exit(proc.wait())
         except KeyboardInterrupt:
             proc.terminate()
             proc.wait(timeout=30)
+        except DevServerError:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=30)
+            raise
 
 
 # -- nightly --------------------------------------------------------------------------------

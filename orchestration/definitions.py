@@ -1,6 +1,7 @@
 """The Dagster code location: only assembles the domains under `orchestration/defs/`.
 
 Each domain module exposes a `defs` Definitions object; adding a domain means adding it to DOMAINS.
+Every asset then gets its group's owner and tags from one table (orchestration/defs/shared/catalog.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from orchestration.defs.ops import alerts as ops_alerts
 from orchestration.defs.ops import checks as ops_checks
 from orchestration.defs.ops import jobs as ops_jobs
 from orchestration.defs.ops import run_recovery as ops_run_recovery
+from orchestration.defs.ops.freshness import with_raw_freshness
+from orchestration.defs.shared.catalog import with_catalog
 from orchestration.defs.shared.resources import warehouse_resource
 
 DOMAINS = [
@@ -36,7 +39,28 @@ DOMAINS = [
     insights_domain,
 ]
 
-defs = dg.Definitions.merge(
-    *(domain.defs for domain in DOMAINS),
-    dg.Definitions(resources={"warehouse": warehouse_resource()}),
+
+def _catalogued(merged: dg.Definitions) -> dg.Definitions:
+    """Every asset with its group's owner and tags, and the raw assets with their freshness policy.
+    (A function, not a second module-level Definitions: the code location must hold exactly one.)
+    `dg.map_asset_specs` over the assets, rather than the preview `Definitions.map_asset_specs`."""
+
+    def spec(asset_spec: dg.AssetSpec) -> dg.AssetSpec:
+        return with_raw_freshness(with_catalog(asset_spec))
+
+    return dg.Definitions(
+        assets=dg.map_asset_specs(spec, list(merged.assets or [])),
+        asset_checks=merged.asset_checks,
+        jobs=merged.jobs,
+        schedules=merged.schedules,
+        sensors=merged.sensors,
+        resources=merged.resources,
+    )
+
+
+defs = _catalogued(
+    dg.Definitions.merge(
+        *(domain.defs for domain in DOMAINS),
+        dg.Definitions(resources={"warehouse": warehouse_resource()}),
+    )
 )

@@ -78,6 +78,91 @@ def use_one_world(settings: WarehouseSettings, world_dir: Path) -> None:
     marker.write_text(json.dumps(this, indent=2) + "\n")
 
 
+# -- `journey dev`: serve the shop the warehouse holds ------------------------------------------
+DEFAULT_SIZE = "small"  # the shop of a fresh machine (`make demo`, `make dev`)
+DEFAULT_SEED = 42
+
+
+class WorldMismatch(Exception):
+    """`journey dev` was asked to serve another shop than the warehouse holds: its emulators would
+    feed the other shop's rows into this one's tables (the same id ranges), so it refuses instead."""
+
+
+def _marker() -> Path:
+    return local_dir() / "demo_world.json"
+
+
+def recorded_world(settings: WarehouseSettings) -> dict | None:
+    """The shop ({"size", "seed"}) the marker says this warehouse holds; None when none is recorded
+    for this warehouse (a fresh machine, or a marker written for another warehouse)."""
+    marker = _marker()
+    if not marker.exists():
+        return None
+    previous = json.loads(marker.read_text())
+    return previous if previous.get("warehouse") == _identity(settings) else None
+
+
+def _world_on_disk(size: str) -> dict | None:
+    world_json = local_dir() / "sandbox" / size / "world.json"
+    return json.loads(world_json.read_text()) if world_json.exists() else None
+
+
+def choose_dev_world(
+    settings: WarehouseSettings, requested: str | None, reset: bool = False
+) -> tuple[str, int]:
+    """(size, seed) of the shop `journey dev` serves. Without `requested`, the one the warehouse holds
+    (the default size on a fresh machine); a `requested` size or a world on disk that is not the shop
+    the warehouse holds raises WorldMismatch naming the commands that switch, unless `reset` allows
+    dropping the warehouse's shop (use_one_world then does, as `journey demo` does)."""
+    held = recorded_world(settings)
+    size = requested or (held["size"] if held else DEFAULT_SIZE)
+    on_disk = _world_on_disk(size)
+    if on_disk is not None:
+        seed = int(on_disk["seed"])  # an existing world is served as it is (ensure_world keeps it)
+    elif held and held.get("size") == size:
+        seed = int(held["seed"])  # regenerated identically: the generator is deterministic
+    else:
+        seed = DEFAULT_SEED
+    if held and (held.get("size"), int(held.get("seed", -1))) != (size, seed) and not reset:
+        raise WorldMismatch(_mismatch_message(settings, held, size, seed))
+    return size, seed
+
+
+def _mismatch_message(settings: WarehouseSettings, held: dict, size: str, seed: int) -> str:
+    if held["size"] != size:
+        why = f"you asked for '{size}'"
+        keep = "make dev    (no SIZE: serves the shop the warehouse holds)"
+    else:  # same size, another seed: .local/sandbox/<size> was regenerated
+        why = f"{local_dir() / 'sandbox' / size} now holds seed {seed}"
+        keep = f"uv run journey sandbox generate --size {size} --seed {held['seed']}    (then make dev)"
+    return (
+        f"the warehouse ({_identity(settings)}) holds the '{held['size']}' shop (seed {held['seed']}), "
+        f"but {why}: serving both would mix two shops (orders of one pointing at products of the other).\n"
+        f"  keep '{held['size']}':  {keep}\n" + _switch_lines(size, pad=len(held["size"]) + 10)
+    )
+
+
+def _switch_lines(size: str, pad: int = 8) -> str:
+    return (
+        f"  {'switch:':<{pad}}make demo SIZE={size}    (resets the warehouse, loads the '{size}' shop; then make dev)\n"
+        f"  {'or:':>{pad - 2}}  uv run journey dev --size {size} --reset    (resets the warehouse; materialize from the UI)"
+    )
+
+
+def prepare_dev_world(settings: WarehouseSettings, world_dir: Path, reset: bool = False) -> None:
+    """Record the shop `journey dev` serves (the warehouse must be up). A warehouse no shop was
+    recorded for but holding raw rows may hold another shop, so it is reset only with `reset`; with
+    a recorded shop, choose_dev_world has already refused what `reset` does not allow."""
+    if not reset and recorded_world(settings) is None and _holds_raw_rows(settings):
+        size = world_dir.name
+        raise WorldMismatch(
+            f"the warehouse ({_identity(settings)}) holds raw data no `journey demo` or `journey dev` "
+            f"recorded (it may be another shop): serving the '{size}' shop on top could mix two.\n"
+            + _switch_lines(size)
+        )
+    use_one_world(settings, world_dir)
+
+
 def _identity(settings: WarehouseSettings) -> str:
     """Which warehouse, as `postgresql://user@host:port/db` (no secret; the format earlier markers hold)."""
     p = settings.parts("admin")

@@ -44,16 +44,18 @@ def test_jobs_and_schedule_present(repo):
 
 
 def test_schedule_built_from_the_partitioned_nightly_job(repo):
-    """Each 02:00 tick runs nightly_job for the partition of the day before (the last complete day)."""
+    """Each 02:00 tick runs nightly_job for the partition of the day before (the last complete day),
+    once per partition (run key), with the partition's tags resolved as the daemon resolves them."""
     nightly = repo.get_job("nightly_job")
     assert isinstance(nightly.partitions_def, dg.DailyPartitionsDefinition)
     assert repo.get_job("insights_job").partitions_def == nightly.partitions_def
     schedule = repo.get_schedule_def("nightly_schedule")
     assert schedule.execution_timezone == nightly.partitions_def.timezone
     tick = dt.datetime(2026, 3, 1, 2, 0, tzinfo=ZoneInfo(schedule.execution_timezone))
-    with dg.build_schedule_context(scheduled_execution_time=tick) as context:
+    with dg.build_schedule_context(scheduled_execution_time=tick, repository_def=repo) as context:
         (request,) = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-02-28"
+    assert request.run_key == "2026-02-28"
     assert request.tags["dagster/partition"] == "2026-02-28"
 
 

@@ -83,6 +83,13 @@ REPORT_COLUMNS: dict[str, dict[str, Any]] = {
     "tokens_per_project_per_hour_remaining": {"data_type": "bigint", "nullable": True},
     "tokens_per_day_remaining": {"data_type": "bigint", "nullable": True},
 }
+# what each table holds (the Dagster asset descriptions; docs/raw_contract.md has the columns)
+TABLE_DESCRIPTIONS = {
+    "daily_traffic": "GA4 daily report by session source, medium, campaign and device: sessions, engaged "
+    "sessions, add-to-carts, checkouts, purchases, users and purchase revenue",
+    "report_metadata": "One row per GA4 report request: the range, rows served, whether GA4 thresholded, "
+    "sampled or folded it into '(other)', and the quota left (read by the report_complete check)",
+}
 
 
 def decode_metric(value: str, metric_type: str) -> int | float | None:

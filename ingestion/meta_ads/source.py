@@ -56,6 +56,14 @@ INSIGHT_COLUMNS: dict[str, dict[str, Any]] = {
     "actions": {"data_type": "json"},
     "action_values": {"data_type": "json"},
 }
+# what each table holds (the Dagster asset descriptions; docs/raw_contract.md has the columns)
+TABLE_DESCRIPTIONS = {
+    "campaigns": "Meta ad campaigns of the ad account: name, objective, status, daily budget",
+    "adsets": "Meta ad sets, each under one campaign: name and status",
+    "ads": "Meta ads, each under one ad set: name, status and the creative's URL tags (UTMs)",
+    "ads_insights": "Daily insights per Meta ad: spend, impressions, clicks, reach and the platform's "
+    "conversions (`actions`, `action_values`); numbers as Meta sends them (text), restated for 28 days",
+}
 
 
 def _today() -> date:

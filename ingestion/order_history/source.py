@@ -35,6 +35,13 @@ COLUMNS = {
     ]),
 }  # fmt: skip
 TABLES = tuple(COLUMNS)
+# what each table holds (the Dagster asset descriptions; docs/raw_contract.md has the columns)
+TABLE_DESCRIPTIONS = {
+    "orders": "Orders of the order history export, one row per order: customer id as in the file (may be "
+    "an email), email (clear text: PII), time, amount and currency, with the file and line it came from",
+    "order_items": "Line items of the order history export: product or SKU, title, quantity and unit "
+    "price, one row per line of each order",
+}
 
 
 @dlt.source(name="order_history", max_table_nesting=0)

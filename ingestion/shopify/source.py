@@ -34,6 +34,21 @@ ORDER_TABLES = ("orders", "order_line_items", "refunds", "refund_line_items")
 PRODUCT_TABLES = ("products", "product_variants")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REPLACE_CHILDREN = {"disposition": "merge", "strategy": "delete-insert"}
+# what each table holds, one line per table (the Dagster asset descriptions; docs/raw_contract.md has
+# the columns)
+TABLE_DESCRIPTIONS = {
+    "orders": "Shopify orders, one row per order (gid `id`), with totals, financial status, the buyer's "
+    "email and phone (clear text: PII) and Shopify's first/last visit journey (UTMs, landing page)",
+    "order_line_items": "Line items of each Shopify order: product, variant, SKU, quantity, unit price and "
+    "discount; replaced whole when the order is read again",
+    "refunds": "Refunds of each Shopify order: when, note and amount refunded",
+    "refund_line_items": "Lines of each refund: which order line, quantity and subtotal refunded",
+    "customers": "Shopify customers: email, phone, names, city (clear text: PII), marketing consent, "
+    "order count and amount spent",
+    "products": "Shopify product catalog: title, handle, type (the category), vendor, status and tags "
+    "(`repeatable` marks consumables)",
+    "product_variants": "Variants of each Shopify product: SKU, title and price",
+}
 
 
 def _initial(start_date: str) -> datetime:

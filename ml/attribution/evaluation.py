@@ -22,7 +22,6 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import log_loss, roc_auc_score
 
 from ml.attribution.model import AttributionModel, Params, aggregate, touch_credits
 from ml.attribution.paths import TrainingSet
@@ -62,6 +61,8 @@ def holdout_scores(training_set: TrainingSet, params: Params) -> dict[str, dict[
     p_base = test["channels"].map(lambda c: last.get(c[-1], prior)).to_numpy(dtype=float)
 
     def score(p: np.ndarray) -> dict[str, float]:
+        from sklearn.metrics import log_loss, roc_auc_score  # here: the code location loads without sklearn
+
         p = np.clip(p, 1e-6, 1 - 1e-6)
         return {"holdout_auc": float(roc_auc_score(y, p)), "holdout_log_loss": float(log_loss(y, p))}
 

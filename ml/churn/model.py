@@ -11,17 +11,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import psycopg
-import xgboost as xgb
-from sklearn.linear_model import LogisticRegression
 
 from ml import metrics
 from ml.churn.features import describe, feature_matrix, load_features, load_orders
 from ml.churn.labels import churn_labels, split_or_skip
 from ml.core import Evaluation, InsufficientData, to_date
+
+if TYPE_CHECKING:  # imported inside train/top_drivers: loading the code location must not pay for them
+    import xgboost as xgb
+    from sklearn.linear_model import LogisticRegression
 
 OUTPUT_TABLE = "ml.churn_scores"
 COLUMN_TYPES = {
@@ -156,6 +159,9 @@ def require_both_classes(y_train: np.ndarray, y_valid: np.ndarray, minimum: int)
 
 
 def train(training_set: TrainingSet, params: Params = Params()) -> ChurnModel:
+    import xgboost as xgb
+    from sklearn.linear_model import LogisticRegression
+
     classifier = xgb.XGBClassifier(
         n_estimators=params.n_estimators,
         max_depth=params.max_depth,
@@ -232,6 +238,8 @@ def top_drivers(model: ChurnModel, x: pd.DataFrame, k: int = 3) -> list[list[str
             [f"{describe(BASELINE_FEATURE, v)} ({'raises' if z > 0 else 'lowers'} risk)", None, None]
             for v, z in zip(recency, logit, strict=True)
         ]
+    import xgboost as xgb
+
     matrix = xgb.DMatrix(x[model.feature_names], feature_names=model.feature_names)
     contribs = model.classifier.get_booster().predict(matrix, pred_contribs=True)[:, :-1]  # last = bias
     top = np.argsort(-np.abs(contribs), axis=1, kind="stable")[:, :k]

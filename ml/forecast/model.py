@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -33,8 +34,12 @@ def _quiet_logs() -> None:
     get_logger().setLevel(logging.WARNING)
 
 
+# quiet before anything imports prophet: fit_series below, or unpickling a stored champion. Prophet
+# itself (2 s with matplotlib and Stan) is imported only where a model is fitted, so the code location
+# and every run worker start without it.
 _quiet_logs()
-from prophet import Prophet  # noqa: E402  (imported after its loggers are quiet)
+if TYPE_CHECKING:
+    from prophet import Prophet
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,8 @@ def _yearly(value: str):
 
 def fit_series(frame: pd.DataFrame, params: Params, last_day: dt.date, uncertainty: bool = True) -> Prophet:
     """One Prophet on a (ds, y) frame; the holiday calendar spans the history and `last_day`."""
+    from prophet import Prophet
+
     first_year = pd.Timestamp(frame["ds"].min()).year
     model = Prophet(
         growth="linear",

@@ -13,7 +13,6 @@ import logging
 import os
 from dataclasses import dataclass
 
-import openai
 import pydantic
 
 from ml.insights.schema import InsightList
@@ -64,6 +63,8 @@ class LLMClient:
     def __init__(self, settings: LLMSettings) -> None:
         if not settings.api_key:
             raise InsightGenerationError("no OPENAI_API_KEY: use the rule-based generator")
+        import openai  # here, not at module level: the code location loads without the SDK (~1 s)
+
         self.settings = settings
         self._client = openai.OpenAI(
             api_key=settings.api_key,
@@ -78,6 +79,8 @@ class LLMClient:
 
     def generate(self, messages: list[dict[str, str]]) -> Generation:
         """One structured completion; a malformed answer is asked for once more, then raises."""
+        import openai  # already loaded by __init__: only its exception classes are needed here
+
         prompt_tokens = completion_tokens = requests = 0
         last_problem = ""
         for attempt in (1, 2):

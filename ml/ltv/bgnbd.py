@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special
+
+# scipy.special and scipy.optimize are imported inside the functions that use them: ml.ltv is imported
+# when the code location loads (for its Params), which must not pay for SciPy.
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class BgNbd:
 
     def expected_purchases(self, t, x, t_x, T) -> np.ndarray:
         """E[purchases in (T, T + t] | x, t_x, T] (FHL 2005, eq. 10)."""
+        from scipy import special
+
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
         t, x, t_x, T = (np.asarray(v, dtype=float) for v in (t, x, t_x, T))
         hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
@@ -37,6 +41,8 @@ class BgNbd:
 
     def expected_purchases_new(self, t) -> np.ndarray:
         """E[X(t)] for a customer just acquired (FHL 2005, eq. 7)."""
+        from scipy import special
+
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
         t = np.asarray(t, dtype=float)
         hyp = special.hyp2f1(r, b, a + b - 1, t / (alpha + t))
@@ -51,6 +57,8 @@ class BgNbd:
 
 def bgnbd_log_likelihood(params, x, t_x, T) -> np.ndarray:
     """Per-customer log-likelihood (FHL 2005, eq. 6)."""
+    from scipy import special
+
     r, alpha, a, b = params
     a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
     a2 = special.gammaln(a + b) + special.gammaln(b + x) - special.gammaln(b) - special.gammaln(a + b + x)
@@ -63,6 +71,8 @@ def bgnbd_log_likelihood(params, x, t_x, T) -> np.ndarray:
 
 
 def fit_bgnbd(x, t_x, T, penalizer: float = 0.0) -> BgNbd:
+    from scipy import optimize
+
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
 
     def loss(log_params):
@@ -90,6 +100,8 @@ class GammaGamma:
 
 
 def gamma_gamma_log_likelihood(params, n, mean_value) -> np.ndarray:
+    from scipy import special
+
     p, q, g = params
     px = p * n
     return (
@@ -105,6 +117,8 @@ def gamma_gamma_log_likelihood(params, n, mean_value) -> np.ndarray:
 
 def fit_gamma_gamma(n, mean_value, penalizer: float = 0.0) -> GammaGamma:
     """Fit on customers with n >= 1 transactions of positive mean value."""
+    from scipy import optimize
+
     n, m = np.asarray(n, dtype=float), np.asarray(mean_value, dtype=float)
     keep = (n >= 1) & (m > 0)
     n, m = n[keep], m[keep]

@@ -16,17 +16,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import psycopg
-import xgboost as xgb
 
 from ml import metrics
 from ml.churn.features import feature_matrix, load_features, load_orders, snapshot_at
 from ml.churn.labels import future_window, split_or_skip, time_split
 from ml.core import Evaluation, InsufficientData, to_date
 from ml.ltv.bgnbd import BgNbd, GammaGamma, fit_bgnbd, fit_gamma_gamma
+
+if TYPE_CHECKING:  # imported inside train: loading the code location must not pay for xgboost
+    import xgboost as xgb
 
 OUTPUT_TABLE = "ml.ltv_predictions"
 COLUMN_TYPES = {
@@ -233,6 +236,8 @@ def fit_baseline(stats: pd.DataFrame, params: Params) -> Baseline:
 
 
 def train(training_set: TrainingSet, params: Params = Params()) -> LtvModel:
+    import xgboost as xgb
+
     regressor = xgb.XGBRegressor(
         objective="reg:tweedie",
         tweedie_variance_power=params.tweedie_variance_power,

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
+
+if TYPE_CHECKING:  # imported where matrices are built: the code location loads without SciPy
+    from scipy import sparse
 
 
 @dataclass
@@ -48,6 +51,8 @@ class ItemItemModel:
 
     def history(self, interactions: pd.DataFrame, params, customer_ids=None) -> HistoryMatrix:
         """Confidence and bought-before matrices for `customer_ids` (default: all in `interactions`)."""
+        from scipy import sparse
+
         index = pd.Index(self.product_ids)
         frame = interactions[index.get_indexer(interactions["product_id"]) >= 0]
         if customer_ids is None:

@@ -48,6 +48,14 @@ def run(size: str | None = None) -> dict:
     )
     os.environ.pop("WAREHOUSE_URL", None)
     os.environ.pop("OPENAI_API_KEY", None)
+    # both nights run in this process, and the insights partitions end at the JOURNEY_AS_OF seen when
+    # the code location loads: load it without one (partitions to yesterday, as in production), so the
+    # second night's run date exists
+    as_of = os.environ.pop("JOURNEY_AS_OF", None)
+    import orchestration.definitions  # noqa: F401
+
+    if as_of:
+        os.environ["JOURNEY_AS_OF"] = as_of
     settings = WarehouseSettings.from_env()
     server = EmbeddedPostgres(settings)
     server.up()

@@ -8,7 +8,12 @@ import dagster as dg
 
 from ingestion.events.load import load_landing_files
 from ingestion.warehouse import WarehouseSettings
-from orchestration.defs.events.assets import EVENTS_KEY, REJECTED_KEY, events_landing_load
+from orchestration.defs.events.assets import (
+    EVENTS_KEY,
+    LOADED_FILES_KEY,
+    REJECTED_KEY,
+    events_landing_load,
+)
 from orchestration.defs.events.resources import EventsLanding
 from orchestration.defs.shared.resources import Warehouse
 from tests.events.conftest import scalar
@@ -42,7 +47,7 @@ def test_dagster_asset_reports_the_load(tiny_world: Path, warehouse: WarehouseSe
         if m.asset_key == EVENTS_KEY
     )
     keys = {m.asset_key for m in result.asset_materializations_for_node("events_landing_load")}
-    assert keys == {EVENTS_KEY, REJECTED_KEY}
+    assert keys == {EVENTS_KEY, REJECTED_KEY, LOADED_FILES_KEY}
     total = scalar(warehouse, "select count(*) from events.events")
     assert events_meta["dagster/row_count"].value == total > 0
     consumed = events_meta["files_consumed"].value + events_meta["files_already_loaded"].value

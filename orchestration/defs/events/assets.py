@@ -1,4 +1,5 @@
-"""`[events, events]` and `[events, rejected]`: one load of the closed landing files per materialization.
+"""`[events, events]`, `[events, rejected]` and `[events, loaded_files]`: one load of the closed landing
+files per materialization (`loaded_files` is the loader's per-file bookkeeping, read by dbt staging).
 
 Why a multi-asset and not `@dlt_assets`: the hot path is COPY + SQL (see ingestion/events/load/loader.py
 for the measured reason); the asset keys still follow the dlt convention `[dataset, table]` so the dbt
@@ -16,6 +17,7 @@ from orchestration.defs.shared.sources import configured_metadata, idle_source_r
 
 EVENTS_KEY = dg.AssetKey(["events", "events"])
 REJECTED_KEY = dg.AssetKey(["events", "rejected"])
+LOADED_FILES_KEY = dg.AssetKey(["events", "loaded_files"])
 
 
 @dg.multi_asset(
@@ -31,6 +33,13 @@ REJECTED_KEY = dg.AssetKey(["events", "rejected"])
             group_name="events",
             kinds={"postgres"},
             description="Landing lines that failed validation, with reason and raw text",
+        ),  # fmt: skip
+        dg.AssetSpec(
+            LOADED_FILES_KEY,
+            group_name="events",
+            kinds={"postgres"},
+            description="One row per landing file loaded (rows loaded, rejected, duplicate; when): what "
+            "makes each file load exactly once",
         ),  # fmt: skip
     ],
     name="events_landing_load",
@@ -73,6 +82,14 @@ def events_landing_load(
         metadata={
             "rows_rejected": result.rows_rejected,
             "dagster/row_count": warehouse.row_count("events", "rejected"),
+            **configured_metadata(status),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=LOADED_FILES_KEY,
+        metadata={
+            "files_consumed": result.files,
+            "dagster/row_count": warehouse.row_count("events", "loaded_files"),
             **configured_metadata(status),
         },
     )

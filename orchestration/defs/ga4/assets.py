@@ -13,6 +13,7 @@ from dagster_dlt import DagsterDltResource, dlt_assets
 
 from ingestion.ga4 import ga4_pipeline, ga4_source
 from ingestion.ga4.pipeline import DATASET
+from ingestion.ga4.source import TABLE_DESCRIPTIONS
 from orchestration.defs.ga4.checks import report_complete
 from orchestration.defs.ga4.resources import GA4Api, ga4_api_resource
 from orchestration.defs.meta_ads.assets import BackfillRange, RawTableTranslator
@@ -28,7 +29,7 @@ GROUP = "ga4"
     dlt_pipeline=ga4_pipeline(),
     name="ga4",
     pool=WAREHOUSE_POOL,
-    dagster_dlt_translator=RawTableTranslator(DATASET, GROUP),
+    dagster_dlt_translator=RawTableTranslator(DATASET, GROUP, TABLE_DESCRIPTIONS),
 )
 def ga4_assets(
     context: dg.AssetExecutionContext,

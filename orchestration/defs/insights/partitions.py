@@ -6,6 +6,13 @@ data stops the day before). `end_offset` stays 0 on purpose: with 1, "today" wou
 partition and the schedule built from the job would run the incomplete current day instead of
 yesterday.
 
+The partitions end where the data ends: with JOURNEY_AS_OF set when the code location loads (`journey
+demo`/`journey dev` set it from the simulated shop, a replay of an export sets it by hand) the last
+partition is the day before it, so the UI does not offer months of run dates with no data; unset
+(production) they run to yesterday by the wall clock. A process that moves JOURNEY_AS_OF later (e.g.
+`journey sandbox advance` under a running `journey dev`) sees the new day after reloading the code
+location.
+
 Kept free of asset definitions so `demo`, the tests and the benchmark can ask for a key cheaply.
 """
 
@@ -24,11 +31,28 @@ def nightly_timezone() -> str:
     return os.environ.get("NIGHTLY_TIMEZONE") or "UTC"
 
 
-insights_partitions = dg.DailyPartitionsDefinition(
-    start_date=os.environ.get("INSIGHTS_START_DATE") or DEFAULT_START_DATE,
-    timezone=nightly_timezone(),
-    end_offset=0,
-)
+def _as_of_date(as_of: str | dt.date) -> dt.date:
+    return as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of)[:10])
+
+
+def partitions_end_date() -> str | None:
+    """The (exclusive) end of the run dates: JOURNEY_AS_OF (its day before is the last partition), or
+    None for "up to yesterday by the wall clock"."""
+    as_of = os.environ.get("JOURNEY_AS_OF")
+    return _as_of_date(as_of).isoformat() if as_of else None
+
+
+def build_insights_partitions() -> dg.DailyPartitionsDefinition:
+    """From INSIGHTS_START_DATE, JOURNEY_AS_OF and NIGHTLY_TIMEZONE as they are now (at import)."""
+    return dg.DailyPartitionsDefinition(
+        start_date=os.environ.get("INSIGHTS_START_DATE") or DEFAULT_START_DATE,
+        end_date=partitions_end_date(),
+        timezone=nightly_timezone(),
+        end_offset=0,
+    )
+
+
+insights_partitions = build_insights_partitions()
 
 
 def partition_for_night(today: dt.date) -> str:
@@ -47,15 +71,19 @@ def nightly_partition_key(as_of: str | dt.date | None = None) -> str:
         from zoneinfo import ZoneInfo
 
         today = dt.datetime.now(ZoneInfo(nightly_timezone())).date()
-    elif isinstance(as_of, dt.date):
-        today = as_of
     else:
-        today = dt.date.fromisoformat(str(as_of)[:10])
+        today = _as_of_date(as_of)
     key = partition_for_night(today)
     if not insights_partitions.has_partition_key(key):
         first = insights_partitions.get_first_partition_key()
+        end = insights_partitions.end
+        last = (
+            f"the day before JOURNEY_AS_OF={end.date().isoformat()} as the code was loaded (reload it)"
+            if end
+            else "yesterday by the wall clock"
+        )
         raise ValueError(
             f"no insights partition {key} (the night of {today}): partitions run daily from {first} "
-            "(INSIGHTS_START_DATE) to yesterday by the wall clock"
+            f"(INSIGHTS_START_DATE) to {last}"
         )
     return key

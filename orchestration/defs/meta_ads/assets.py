@@ -8,7 +8,7 @@ In the UI: Materialize -> "Open launchpad" -> `ops: {meta_ads: {config: {since: 
 alone; empty config = the normal incremental run with the 28-day re-pull window.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -18,6 +18,7 @@ from pydantic import Field
 
 from ingestion.meta_ads import meta_ads_source, meta_pipeline
 from ingestion.meta_ads.pipeline import DATASET
+from ingestion.meta_ads.source import TABLE_DESCRIPTIONS
 from orchestration.defs.meta_ads.resources import MetaAdsApi, meta_ads_api_resource
 from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
 from orchestration.defs.shared.sources import load_dlt_source
@@ -26,15 +27,23 @@ GROUP = "meta_ads"
 
 
 class RawTableTranslator(DagsterDltTranslator):
-    """Keys exactly `[dataset, table]` (= dbt's source keys), one group per source, no fake upstreams."""
+    """Keys exactly `[dataset, table]` (= dbt's source keys), one group per source, no fake upstreams,
+    and each table's own description from its source package (`TABLE_DESCRIPTIONS`), not the docstring
+    of the multi-asset all of a source's tables share."""
 
-    def __init__(self, dataset: str, group: str) -> None:
-        self.dataset, self.group = dataset, group
+    def __init__(self, dataset: str, group: str, descriptions: Mapping[str, str]) -> None:
+        self.dataset, self.group, self.descriptions = dataset, group, descriptions
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
         spec = super().get_asset_spec(data)
+        table = str(data.resource.table_name)
+        if table not in self.descriptions:
+            raise KeyError(f"{self.dataset}.{table} has no entry in its source's TABLE_DESCRIPTIONS")
         return spec.replace_attributes(
-            key=dg.AssetKey([self.dataset, str(data.resource.table_name)]), group_name=self.group, deps=[]
+            key=dg.AssetKey([self.dataset, table]),
+            group_name=self.group,
+            deps=[],
+            description=self.descriptions[table],
         )
 
 
@@ -51,7 +60,7 @@ class BackfillRange(dg.Config):
     dlt_pipeline=meta_pipeline(),
     name="meta_ads",
     pool=WAREHOUSE_POOL,
-    dagster_dlt_translator=RawTableTranslator(DATASET, GROUP),
+    dagster_dlt_translator=RawTableTranslator(DATASET, GROUP, TABLE_DESCRIPTIONS),
 )
 def meta_ads_assets(
     context: dg.AssetExecutionContext,

@@ -53,6 +53,15 @@ def metrics_markdown(ev: Evaluation) -> str:
     return "\n".join(rows) + (f"\n\n{ev.extra_markdown}" if ev.extra_markdown else "")
 
 
+def metric_metadata(ev: Evaluation) -> dict[str, float]:
+    """Every metric of an evaluation as a float (`metric/<name>`, `baseline/<name>`): numeric metadata
+    is what the asset's Plots tab draws run over run; the markdown table beside it is for reading."""
+    return {
+        **{f"metric/{k}": float(v) for k, v in ev.metrics.items()},
+        **{f"baseline/{k}": float(v) for k, v in ev.baseline_metrics.items()},
+    }
+
+
 def skip_metadata(skip: InsufficientData) -> dict:
     """`skipped`, `reason` and the counts it was judged on (as numbers, `input/<name>`)."""
     return {"skipped": True, "reason": skip.reason, **{f"input/{k}": v for k, v in skip.facts.items()}}
@@ -162,8 +171,12 @@ def model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
                 "scoring_version": scoring or "none",
                 "champion_comparison": champ_note,
                 "train_seconds": round(train_seconds, 2),
-                **{f"metric/{k}": float(v) for k, v in evaluation.metrics.items()},
-                **{f"baseline/{k}": float(v) for k, v in evaluation.baseline_metrics.items()},
+                **metric_metadata(evaluation),
+                **(
+                    {f"champion/{evaluation.primary_metric}": float(champ_metric)}
+                    if champ_metric is not None
+                    else {}
+                ),
                 "metrics": dg.MetadataValue.md(metrics_markdown(evaluation)),
                 "split": dg.MetadataValue.json(registry.jsonable(evaluation.split)),
                 "artifact": uri,
@@ -347,17 +360,20 @@ def descriptive_asset(spec: ModelSpec) -> dg.AssetsDefinition:
             frame = pkg.predict(model, conn, as_of, params, model_version=version)
             rows = replace_table(conn, pkg.OUTPUT_TABLE, frame, pkg.COLUMN_TYPES)
             uri = model_store.store().save(spec.name, version, model)
+            seconds = time.monotonic() - started  # fit, evaluate, predict and publish
             registry.record_run(
                 conn, model_name=spec.name, version=version, as_of=as_of, evaluation=evaluation,
                 params=config.model_dump(), row_counts={"output_rows": rows}, artifact_uri=uri,
                 decision=registry.Decision(True, "descriptive model: published every run"),
-                champion_version=None, champion_metric=None, train_seconds=time.monotonic() - started,
+                champion_version=None, champion_metric=None, train_seconds=seconds,
             )  # fmt: skip
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": rows,
                 "version": version,
                 "skipped": False,
+                "run_seconds": round(seconds, 2),
+                **metric_metadata(evaluation),
                 "metrics": dg.MetadataValue.md(metrics_markdown(evaluation)),
                 "preview": dg.MetadataValue.md(frame.head(20).to_markdown(index=False)),
             }

@@ -1,12 +1,12 @@
-"""Operational checks wired onto the raw tables and the key marts (quality, freshness)."""
+"""Operational checks wired onto the raw tables and the key marts (quality, data freshness).
+
+Whether the tables were *rebuilt* in time is not a check: it is the `FreshnessPolicy` on every raw
+asset and mart, evaluated by Dagster's freshness daemon (orchestration/defs/ops/freshness.py).
+"""
 
 import dagster as dg
 
-from orchestration.defs.ops.freshness import (
-    raw_last_update_checks,
-    reference_clock_resource,
-    source_freshness_checks,
-)
+from orchestration.defs.ops.freshness import reference_clock_resource, source_freshness_checks
 from orchestration.defs.ops.quality import WatchedTable, build_quality_checks
 
 RAW_WATCHED = [
@@ -25,14 +25,7 @@ WATCHED = [WatchedTable(dg.AssetKey([schema, table]), schema, table) for schema,
     WatchedTable(dg.AssetKey(["marts", model]), "marts", model) for model in MARTS_WATCHED
 ]
 
-freshness_checks = raw_last_update_checks()
-
 defs = dg.Definitions(
-    asset_checks=[*build_quality_checks(WATCHED), *source_freshness_checks(), *freshness_checks],
-    sensors=[
-        dg.build_sensor_for_freshness_checks(
-            freshness_checks=freshness_checks, name="ops_raw_freshness_sensor", minimum_interval_seconds=3600
-        )
-    ],
+    asset_checks=[*build_quality_checks(WATCHED), *source_freshness_checks()],
     resources={"reference_clock": reference_clock_resource()},
 )

@@ -8,22 +8,38 @@ pick their own). The unpartitioned ingest/dbt/ML assets in `nightly_job` run as 
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import dagster as dg
+
+from orchestration.defs.insights.partitions import insights_partitions, partition_for_night
 
 INGEST_GROUPS = ("shopify", "order_history", "meta_ads", "ga4", "events")
 TRANSFORM_GROUPS = ("seeds", "staging", "intermediate", "marts")
 ML_GROUPS = ("ml",)
 INSIGHTS_GROUPS = ("insights",)
 
+
+def dbt_source_checks() -> dg.AssetSelection:
+    """The dbt source tests: asset checks on the raw assets, executed by the `dbt build` step (which
+    always runs the source tests upstream of what it builds). They belong to transform_job, not to
+    ingest_job, which would otherwise start a dbt step just to run them."""
+    from orchestration.defs.transform.assets import journey_dbt_assets  # dbt assets import this package
+
+    return dg.AssetSelection.checks(
+        *(key for key in journey_dbt_assets.check_keys if key.asset_key not in journey_dbt_assets.keys)
+    )
+
+
 ingest_job = dg.define_asset_job(
     "ingest_job",
-    selection=dg.AssetSelection.groups(*INGEST_GROUPS),
-    description="Load every source into raw schemas",
+    selection=dg.AssetSelection.groups(*INGEST_GROUPS) - dbt_source_checks(),
+    description="Load every source into raw schemas (with their quality and freshness checks)",
 )
 transform_job = dg.define_asset_job(
     "transform_job",
-    selection=dg.AssetSelection.groups(*TRANSFORM_GROUPS),
-    description="dbt build: staging -> marts",
+    selection=dg.AssetSelection.groups(*TRANSFORM_GROUPS) | dbt_source_checks(),
+    description="dbt build: staging -> marts, with the dbt tests (source tests included) as checks",
 )
 ml_job = dg.define_asset_job(
     "ml_job", selection=dg.AssetSelection.groups(*ML_GROUPS), description="Retrain and score models"
@@ -41,15 +57,33 @@ nightly_job = dg.define_asset_job(
     tags={"dagster/max_runtime": 4 * 3600},
 )
 
-# 02:00 in NIGHTLY_TIMEZONE (the partitions' time zone); each tick runs the partition of the day before.
-nightly_schedule = dg.build_schedule_from_partitioned_job(
-    nightly_job,
+
+@dg.schedule(
     name="nightly_schedule",
-    hour_of_day=2,
-    minute_of_hour=0,
+    cron_schedule="0 2 * * *",
+    execution_timezone=insights_partitions.timezone,
+    job=nightly_job,
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="02:00 every night in NIGHTLY_TIMEZONE: nightly_job for yesterday's partition",
 )
+def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    """The tick at 02:00 on day D runs partition D - 1, the last complete day (`partition_for_night`,
+    the same rule as in-process runs). A plain schedule returning `RunRequest(partition_key=...)`:
+    `build_schedule_from_partitioned_job` calls the deprecated `JobDefinition.run_request_for_partition`.
+    The run key is the partition, so a tick retried after a daemon restart launches no second run."""
+    tick = context.scheduled_execution_time.astimezone(ZoneInfo(insights_partitions.timezone))
+    key = partition_for_night(tick.date())
+    if not insights_partitions.has_partition_key(key):
+        first, last = (
+            insights_partitions.get_first_partition_key(),
+            insights_partitions.get_last_partition_key(),
+        )
+        return dg.SkipReason(
+            f"no insights partition {key}: partitions run from {first} (INSIGHTS_START_DATE) to {last}"
+            " (the day before JOURNEY_AS_OF when set as the code loaded, else yesterday)"
+        )
+    return dg.RunRequest(run_key=key, partition_key=key)
+
 
 defs = dg.Definitions(
     jobs=[ingest_job, transform_job, ml_job, insights_job, nightly_job], schedules=[nightly_schedule]

@@ -84,7 +84,10 @@ def _row_count_check(t: WatchedTable, max_drop: float, max_spike: float) -> dg.A
         asset=t.asset_key,
         name="row_count_change",
         blocking=False,
-        description=f"{t.schema}.{t.table} must not shrink by more than {max_drop:.0%} or grow {max_spike:.0%}",
+        description=(
+            f"{t.schema}.{t.table} does not shrink by more than {max_drop:.0%} (ERROR) or grow by more "
+            f"than {max_spike:.0%} (WARN) since the previous evaluation"
+        ),
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         current = warehouse.row_count(t.schema, t.table)

@@ -13,6 +13,7 @@ from dagster_dlt import DagsterDltResource, dlt_assets
 
 from ingestion.order_history import OrderHistoryError, order_history_pipeline, order_history_source
 from ingestion.order_history.pipeline import DATASET
+from ingestion.order_history.source import TABLE_DESCRIPTIONS
 from orchestration.defs.meta_ads.assets import RawTableTranslator
 from orchestration.defs.order_history.resources import OrderHistoryFiles, order_history_resource
 from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
@@ -26,7 +27,7 @@ GROUP = "order_history"
     dlt_pipeline=order_history_pipeline(),
     name="order_history",
     pool=WAREHOUSE_POOL,
-    dagster_dlt_translator=RawTableTranslator(DATASET, GROUP),
+    dagster_dlt_translator=RawTableTranslator(DATASET, GROUP, TABLE_DESCRIPTIONS),
 )
 def order_history_assets(
     context: dg.AssetExecutionContext,

@@ -18,7 +18,7 @@ from dagster_dlt import DagsterDltResource, dlt_assets
 
 from ingestion.shopify import shopify_pipeline, shopify_source
 from ingestion.shopify.pipeline import DATASET
-from ingestion.shopify.source import ORDER_TABLES, PRODUCT_TABLES
+from ingestion.shopify.source import ORDER_TABLES, PRODUCT_TABLES, TABLE_DESCRIPTIONS
 from orchestration.defs.meta_ads.assets import RawTableTranslator
 from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
 from orchestration.defs.shared.sources import load_dlt_source
@@ -46,7 +46,7 @@ def check_families(selected: set[dg.AssetKey]) -> None:
     dlt_pipeline=shopify_pipeline(),
     name="shopify",
     pool=WAREHOUSE_POOL,
-    dagster_dlt_translator=RawTableTranslator(DATASET, GROUP),
+    dagster_dlt_translator=RawTableTranslator(DATASET, GROUP, TABLE_DESCRIPTIONS),
 )
 def shopify_assets(
     context: dg.AssetExecutionContext,

@@ -1,22 +1,29 @@
 """All dbt models and seeds as Dagster assets, dbt tests as asset checks, in one `dbt build`.
 
-Row counts of the built tables are attached to each materialization (`dagster/row_count`). A run config
-`full_refresh: true` rebuilds the incremental models (sessions, touchpoints) from scratch, e.g. after
-changing the channel rules or sessionization vars.
+Each materialization carries the built table's row count (`dagster/row_count`) and its full column
+schema as the warehouse reports it after the build (`dagster/column_schema`: every column with its type,
+with the YAML column descriptions merged in; the definition-time schema lists only the YAML columns).
+A run config `full_refresh: true` rebuilds the incremental models (sessions, touchpoints) from
+scratch, e.g. after changing the channel rules or sessionization vars.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import dbt_assets, get_asset_key_for_model
 
-from orchestration.defs.shared.resources import WAREHOUSE_POOL
+from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
 from orchestration.defs.transform.project import dbt_project, ensure_manifest
 from orchestration.defs.transform.resources import WarehouseDbtCliResource
 from orchestration.defs.transform.translator import journey_translator
 
 ensure_manifest(dbt_project)
+COLUMN_SCHEMA = "dagster/column_schema"
+CATALOG_COLUMNS = (
+    "select column_name, data_type from information_schema.columns "
+    "where table_schema = %s and table_name = %s order by ordinal_position"
+)
 
 
 class DbtBuildConfig(dg.Config):
@@ -39,7 +46,46 @@ def journey_dbt_assets(
     raw contract is ensured first, so a warehouse no source has loaded yet still builds (empty)."""
     dbt.warehouse.ensure_ready()
     args = ["build", *(["--full-refresh"] if config.full_refresh else [])]
-    yield from dbt.cli(args, context=context).stream().fetch_row_counts()
+    invocation = dbt.cli(args, context=context)
+    events = invocation.stream().fetch_row_counts()
+    yield from with_column_schemas(events, invocation.manifest, dbt.warehouse)
+
+
+def with_column_schemas(
+    events: Iterable[Any], manifest: Mapping[str, Any], warehouse: Warehouse
+) -> Iterator[Any]:
+    """Each built model's or seed's output with its full column schema, read from the warehouse's
+    catalog right after dbt built it (every column, its type, the YAML description and tags where the
+    YAML documents it). The definition-time schema can only list the YAML columns.
+
+    Why not dagster-dbt's `fetch_column_metadata()`: it also runs for every test result (204 fruitless
+    catalog lookups on our project, 14.5 s of its thread time against 2.7 s for the 36 models, measured
+    on the tiny shop), and its column lineage parses every model with sqlglot. One catalog query per
+    model on one connection: 0.02 s for the 36 of the tiny shop."""
+    with warehouse.connect("transformer", autocommit=True) as conn:
+        for event in events:
+            unique_id = event.metadata.get("unique_id") if isinstance(event, dg.Output) else None
+            node = manifest["nodes"].get(unique_id.value) if unique_id is not None else None
+            if node is None or node["resource_type"] not in ("model", "seed", "snapshot"):
+                yield event
+                continue
+            found = conn.execute(
+                CATALOG_COLUMNS, (node["schema"], node.get("alias") or node["name"])
+            ).fetchall()
+            if not found:  # e.g. an ephemeral model: nothing in the warehouse to describe
+                yield event
+                continue
+            documented = node.get("columns", {})
+            columns = [
+                dg.TableColumn(
+                    name=name,
+                    type=data_type,
+                    description=documented.get(name, {}).get("description") or None,
+                    tags={tag: "" for tag in documented.get(name, {}).get("tags", [])},
+                )
+                for name, data_type in found
+            ]
+            yield event.with_metadata({**event.metadata, COLUMN_SCHEMA: dg.TableSchema(columns=columns)})
 
 
 def dbt_model_key(model_name: str) -> dg.AssetKey:
