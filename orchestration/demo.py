@@ -49,6 +49,20 @@ def ensure_world(size: str, seed: int) -> Path:
     return world_dir
 
 
+def _marker() -> Path:
+    return local_dir() / "demo_world.json"
+
+
+def recorded_world(settings: WarehouseSettings) -> dict | None:
+    """The shop ({"size", "seed"}) the marker says this warehouse holds; None when none is recorded
+    for this warehouse (a fresh machine, or a marker written for another warehouse)."""
+    marker = _marker()
+    if not marker.exists():
+        return None
+    previous = json.loads(marker.read_text())
+    return previous if previous.get("warehouse") == _identity(settings) else None
+
+
 def use_one_world(settings: WarehouseSettings, world_dir: Path) -> None:
     """One warehouse holds one simulated shop. The shops of different sizes or seeds reuse the same id
     ranges, so loading `small` on top of `tiny` would mix two shops (orders pointing at products of the
@@ -58,9 +72,8 @@ def use_one_world(settings: WarehouseSettings, world_dir: Path) -> None:
 
     world = load_world(world_dir)
     this = {"warehouse": _identity(settings), "size": world.get("size"), "seed": world.get("seed")}
-    marker = local_dir() / "demo_world.json"
-    previous = json.loads(marker.read_text()) if marker.exists() else None
-    if previous and previous.get("warehouse") == this["warehouse"]:
+    previous = recorded_world(settings)
+    if previous:
         if (previous.get("size"), previous.get("seed")) == (this["size"], this["seed"]):
             return
         reason = f"it holds the '{previous.get('size')}' shop (seed {previous.get('seed')})"
@@ -74,8 +87,8 @@ def use_one_world(settings: WarehouseSettings, world_dir: Path) -> None:
         shutil.rmtree(local_dir() / "dlt", ignore_errors=True)  # incremental cursors of the old shop
         init_warehouse(settings)
         ensure_raw_tables(settings)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps(this, indent=2) + "\n")
+    _marker().parent.mkdir(parents=True, exist_ok=True)
+    _marker().write_text(json.dumps(this, indent=2) + "\n")
 
 
 # -- `journey dev`: serve the shop the warehouse holds ------------------------------------------
@@ -86,20 +99,6 @@ DEFAULT_SEED = 42
 class WorldMismatch(Exception):
     """`journey dev` was asked to serve another shop than the warehouse holds: its emulators would
     feed the other shop's rows into this one's tables (the same id ranges), so it refuses instead."""
-
-
-def _marker() -> Path:
-    return local_dir() / "demo_world.json"
-
-
-def recorded_world(settings: WarehouseSettings) -> dict | None:
-    """The shop ({"size", "seed"}) the marker says this warehouse holds; None when none is recorded
-    for this warehouse (a fresh machine, or a marker written for another warehouse)."""
-    marker = _marker()
-    if not marker.exists():
-        return None
-    previous = json.loads(marker.read_text())
-    return previous if previous.get("warehouse") == _identity(settings) else None
 
 
 def _world_on_disk(size: str) -> dict | None:

@@ -107,7 +107,9 @@ class WarehouseDbtCliResource(DbtCliResource):
         # so a changed salt is what this run hashes with (ingestion/warehouse/pii.py)
         ensure_pii_key(self.warehouse.settings(), role=self.role)
         env = self.dbt_environment()
-        key = parse_state_key(dbt_parse_environment(self.warehouse.settings(), role=self.role))
+        key = parse_state_key(
+            {k: env[k] for k in dbt_parse_environment(self.warehouse.settings(), self.role)}
+        )
         keep_finished_parse_states()
         target_path = Path(kwargs.pop("target_path", None) or invocation_target_path(kwargs.get("context")))
         if not target_path.is_absolute():  # dagster-dbt resolves it against the project, as dbt does
