@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from ingestion.warehouse import WarehouseSettings
+from tests.events.browser import browser, chromium  # noqa: F401  (fixtures of the browser tests)
 
 _ids = itertools.count(1)
 
