@@ -266,6 +266,74 @@ def collector_serve(host: str, port: int) -> None:
     serve(host=host, port=port)
 
 
+# -- tracker -------------------------------------------------------------------------------
+@main.group()
+def tracker() -> None:
+    """tracker.js, the browser tracker: try it by hand against a real collector."""
+
+
+@tracker.command("demo")
+@click.option("--port", default=8710, show_default=True, type=int, help="port of the demo shop")
+@click.option("--collector-port", default=8700, show_default=True, type=int)
+@click.option(
+    "--consent",
+    default="opt-out",
+    show_default=True,
+    type=click.Choice(["opt-in", "opt-out"]),
+    help="the tracker's default consent (pages opened with ?region=XX use the regional defaults)",
+)
+def tracker_demo(port: int, collector_port: int, consent: str) -> None:
+    """Start a collector and the demo shop (consent banner, log in / log out, a panel of each event sent
+    and the collector's answer) on 127.0.0.1 until Ctrl-C. Events land in $EVENTS_LANDING_DIR, else in
+    a new temporary directory (printed)."""
+    import tempfile
+
+    from ingestion.events.collector import CollectorConfig, running_collector
+    from ingestion.events.collector.server import running_app
+    from ingestion.events.tracker.demo_server import create_demo_app
+
+    explicit = os.environ.get("EVENTS_LANDING_DIR")
+    landing = (
+        Path(explicit).resolve()
+        if explicit
+        else Path(tempfile.mkdtemp(prefix="journey-tracker-demo-")) / "landing" / "events"
+    )
+    shop_origins = (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
+    write_key = os.environ.get("COLLECTOR_WRITE_KEY") or "demo-write-key"  # a browser key: public anyway
+    config = CollectorConfig.from_env(landing_dir=landing, cors_origins=shop_origins, write_key=write_key)
+    with running_collector(config, port=collector_port) as collector_url:
+        app = create_demo_app(collector_url, write_key=write_key, consent=consent)
+        with running_app(app, port=port) as shop_url:
+            click.echo(f"demo shop:  {shop_url}/  (try {shop_url}/?region=DE, ?tracker_delay=2, ?shopify=)")
+            click.echo(f"collector:  {collector_url}  (consent default {consent})")
+            click.echo(f"events land in {landing} (closed files on rotation or Ctrl-C)")
+            click.echo("Ctrl-C to stop")
+            sys.stdout.flush()
+            try:
+                while True:
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                click.echo("stopping")
+
+
+@tracker.command("pixel")
+@click.option(
+    "--collector", required=True, help="the collector's public base URL, e.g. https://collect.example"
+)
+@click.option(
+    "--write-key", required=True, envvar="COLLECTOR_WRITE_KEY", help="the browser write key (public)"
+)
+def tracker_pixel(collector: str, write_key: str) -> None:
+    """Print the Shopify custom pixel for this collector: paste it in Shopify admin, Settings > Customer
+    events > Add custom pixel (docs/events.md, "Shopify Web Pixel")."""
+    from ingestion.events.pixel import render_pixel
+
+    try:
+        click.echo(render_pixel(collector, write_key), nl=False)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--collector") from exc
+
+
 # -- dbt -----------------------------------------------------------------------------------
 @main.command("dbt", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)

@@ -136,3 +136,94 @@ def test_write_key_and_cors(tmp_path: Path) -> None:
         [fresh_event(1)["messageId"], fresh_event(2)["messageId"]]
     )
     assert all("writeKey" not in e for e in landed)
+
+
+def test_health_says_ok_and_nothing_about_the_machine(tmp_path: Path) -> None:
+    landing = tmp_path / "secret-place" / "events"
+    with running_collector(CollectorConfig(landing_dir=landing, write_key="wk")) as url:
+        r = httpx.get(f"{url}/health")
+    assert r.status_code == 200 and r.json() == {"ok": True}
+    assert "secret-place" not in r.text and str(tmp_path) not in r.text
+
+
+def test_top_level_channel_goes_to_context(tmp_path: Path) -> None:
+    """Segment's libraries send `channel` at the top level; context.channel is where the warehouse reads it."""
+    top = fresh_event(1, channel="server")
+    both = fresh_event(2, channel="server")
+    both["context"]["channel"] = "pixel"
+    none = fresh_event(3)
+    with running_collector(CollectorConfig(landing_dir=tmp_path / "events")) as url:
+        r = httpx.post(f"{url}/v1/batch", content=orjson.dumps({"batch": [top, both, none]}))
+        assert r.status_code == 200, r.text
+    got = {
+        e["messageId"]: e["context"].get("channel")
+        for e in read_lines(closed_landing_files(tmp_path / "events"))
+    }
+    assert got == {top["messageId"]: "server", both["messageId"]: "pixel", none["messageId"]: None}
+
+
+def dbt_hash_pii(settings: WarehouseSettings, value: str | None, kind: str) -> str | None:
+    """What dbt computes: the `hash_pii` macro itself, rendered with Jinja, run in the warehouse."""
+    import jinja2
+
+    macro = (Path(__file__).parents[2] / "dbt_project" / "macros" / "hash_pii.sql").read_text()
+    expr = (
+        jinja2.Environment()
+        .from_string(macro + "{{ hash_pii(col, kind) }}")
+        .render(col="%s::text", kind=kind)
+    )
+    assert "private.hash_pii" in expr
+    return scalar(settings, f"select {expr.strip()}", value)
+
+
+PII_CASES = [
+    ("email", "  Jane.Doe@Example.COM "),
+    ("email", "ÄNNE@Example.com"),  # the warehouse's C locale lowercases ASCII letters only
+    ("email", "\tjane@example.com"),  # trim drops spaces, not tabs
+    ("email", "   "),  # normalised to nothing: null, like the macro
+    ("phone", "+49 (0)151 234-567"),
+    ("phone", "0151/234 56 ٧"),  # ASCII digits only
+    ("phone", "n/a"),
+]
+
+
+def test_emails_and_phones_are_hashed_like_dbt_before_landing(
+    tmp_path: Path, warehouse: WarehouseSettings, events_schema: str
+) -> None:
+    events = []
+    for i, (kind, value) in enumerate(PII_CASES):
+        identify = fresh_event(500 + i, type="identify", userId=f"u{i}")
+        identify.pop("properties")
+        identify["traits"] = {kind: value, "name": "Jane"}
+        events.append(identify)
+    track = fresh_event(
+        600, type="track", event="Order Completed", properties={"email": "a@b.c", "phone": 4915}
+    )
+    track["context"]["traits"] = {"email": "Jane.Doe@example.com"}
+    events.append(track)
+    with running_collector(CollectorConfig(landing_dir=tmp_path / "events")) as url:
+        r = httpx.post(f"{url}/v1/batch", content=orjson.dumps({"batch": events}))
+        assert r.status_code == 200, r.text
+    files = closed_landing_files(tmp_path / "events")
+    text = b"".join(p.read_bytes() for p in files).decode()
+    assert "Jane.Doe" not in text and "@" not in text and "+49" not in text and "0151/" not in text
+    landed = {e["messageId"]: e for e in read_lines(files)}
+    for i, (kind, value) in enumerate(PII_CASES):
+        traits = landed[fresh_event(500 + i)["messageId"]]["traits"]
+        assert traits == {"name": "Jane", f"{kind}_sha256": dbt_hash_pii(warehouse, value, kind)}, value
+    assert landed[fresh_event(500)["messageId"]]["traits"]["email_sha256"] is not None
+    assert landed[fresh_event(503)["messageId"]]["traits"]["email_sha256"] is None
+    got = landed[track["messageId"]]
+    assert got["properties"] == {
+        "email_sha256": dbt_hash_pii(warehouse, "a@b.c", "email"),
+        "phone_sha256": None,  # not a string: not kept raw, not hashed
+    }
+    assert got["context"]["traits"] == {
+        "email_sha256": dbt_hash_pii(warehouse, " jane.doe@EXAMPLE.com", "email")
+    }
+    # loaded as landed: the loader's SQL twin finds nothing left to hash
+    load_landing_files(tmp_path / "events", warehouse, schema=events_schema)
+    stored = scalar(
+        warehouse, f"select properties from {events_schema}.events where message_id = %s", track["messageId"]
+    )
+    assert stored == got["properties"]

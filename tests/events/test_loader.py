@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import orjson
@@ -10,8 +11,10 @@ import pytest
 from ingestion.events.check import check as check_events
 from ingestion.events.landing import LandingDirMissing
 from ingestion.events.load import load_landing_files
-from ingestion.events.load.sql import EVENT_COLUMNS
+from ingestion.events.load.sql import EVENT_COLUMNS, insert_events, insert_params
+from ingestion.events.pii import hash_event_pii, hash_pii
 from ingestion.warehouse import WarehouseSettings
+from ingestion.warehouse.pii import pii_salt
 from tests.events.conftest import rows, scalar
 from tests.events.factory import make_event, write_jsonl
 
@@ -144,3 +147,54 @@ def test_a_configured_but_missing_landing_dir_is_an_error(tmp_path: Path, monkey
     assert checked.summary() == f"landing: {message}"
     missing.mkdir()
     assert check_events().verdict == "OK"
+
+
+def test_raw_emails_and_phones_of_other_writers_are_hashed_on_load(
+    tmp_path: Path, warehouse: WarehouseSettings, events_schema: str
+) -> None:
+    """A landing file not written by the collector (another writer, an old file) with raw traits: the
+    loader's SQL twin stores exactly what the collector's Python rule would have landed."""
+    identify = make_event(1, type="identify", userId="42")
+    identify.pop("properties")
+    identify["traits"] = {"email": " Jane.Doe@Example.COM", "phone": "+49 151 234", "plan": "pro"}
+    track = make_event(2, type="track", event="Order Completed", properties={"order_id": "7", "email": None})
+    track["context"]["traits"] = {"email": "jane.doe@example.com", "phone": ["+49"], "name": "Jane"}
+    page = make_event(3, type="page")  # nothing to hash: stored as it is
+    page["context"]["traits"] = {"name": "Jane"}
+    events = [identify, track, page]
+    write_jsonl(tmp_path / "dt=2025-01-02" / "other-writer.jsonl", events)
+    load_landing_files(tmp_path, warehouse, schema=events_schema)
+    stored = {
+        mid: (props, ctx)
+        for mid, props, ctx in rows(
+            warehouse, f"select message_id, properties, context from {events_schema}.events"
+        )
+    }
+    salt = pii_salt()
+    for event in events:
+        expected = hash_event_pii(copy.deepcopy(event), salt)
+        props, ctx = stored[event["messageId"]]
+        assert props == expected.get("properties", expected.get("traits")), event["type"]
+        assert ctx == expected["context"]
+    assert stored[identify["messageId"]][0] == {
+        "plan": "pro",
+        "email_sha256": hash_pii("jane.doe@example.com", salt),
+        "phone_sha256": hash_pii("+49151234", salt, "phone"),
+    }
+    assert stored[track["messageId"]][1]["traits"] == {
+        "name": "Jane",
+        "email_sha256": hash_pii("jane.doe@example.com", salt),
+        "phone_sha256": None,
+    }
+    assert stored[page["messageId"]][1] == page["context"]
+    raw = scalar(
+        warehouse, f"select string_agg(properties::text || context::text, '') from {events_schema}.events"
+    )
+    assert "@" not in raw and "+49" not in raw
+
+
+def test_the_pii_salt_is_a_bind_parameter() -> None:
+    """The salt never appears in the statement's text (server logs, pg_stat_statements)."""
+    text = insert_events("events").as_string(None)
+    assert "%(pii_salt)s" in text and pii_salt() not in text
+    assert insert_params("L1", "s3cret") == {"load_id": "L1", "pii_salt": "s3cret"}

@@ -2,12 +2,14 @@
 
 It never talks to the warehouse, so it keeps accepting while Postgres is down; the loader picks the
 landing files up later. Endpoints: `POST /v1/batch`, `/v1/track`, `/v1/page`, `/v1/identify`
-(+ `GET /health`). Answers: 200 when every event was landed (written and fsynced); 400 with a
-reason per invalid event (the valid events of the same batch are still landed, the invalid ones go to
-the quarantine file); 401 for a missing/wrong write key; 403 for an origin outside the CORS allowlist;
-503 (Retry-After) when the landing files cannot be written (disk full, I/O error): nothing of that
-request is left in them. What "valid" means is ingestion/events/validate.py, the rules the loader
-applies too, so an event answered 200 is an event the loader loads.
+(+ `GET /health`: `{"ok": true}`, nothing about the machine). Answers: 200 when every event was
+landed (written and fsynced); 400 with a reason per invalid event (the valid events of the same
+batch are still landed, the invalid ones go to the quarantine file); 401 for a missing/wrong write
+key; 403 for an origin outside the CORS allowlist; 503 (Retry-After) when the landing files cannot be
+written (disk full, I/O error): nothing of that request is left in them. What "valid" means is
+ingestion/events/validate.py, the rules the loader applies too, so an event answered 200 is an event
+the loader loads. Accepted events are enriched (landing.enrich): server fields, `context.channel`
+from a top-level `channel`, and emails/phones of traits and properties hashed (ingestion/events/pii.py).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from ingestion.events import validate
 from ingestion.events.collector.config import CollectorConfig
 from ingestion.events.collector.writer import FileWrite, RotatingJsonlWriter, recover_open_files
 from ingestion.events.landing import enrich
+from ingestion.warehouse.pii import pii_salt
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ class Collector:
 
     def __init__(self, config: CollectorConfig, *, file_write: FileWrite = os.write) -> None:
         self.config = config
+        self.pii_salt = pii_salt()  # read once: every event of this process hashes with the same salt
         recover_open_files(config.landing_dir)
         recover_open_files(config.quarantine)
         self.landing = RotatingJsonlWriter(
@@ -179,7 +183,7 @@ class Collector:
             else:
                 reason = validate.NOT_OBJECT
             if reason is None:
-                good.append(orjson.dumps(enrich(event, received)))
+                good.append(orjson.dumps(enrich(event, received, self.pii_salt)))
                 continue
             mid = event.get("messageId") if isinstance(event, dict) else None
             mid = mid if isinstance(mid, str) else None
@@ -266,7 +270,8 @@ def create_app(config: CollectorConfig | None = None, *, file_write: FileWrite =
         return handler
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"ok": True, "landing_dir": str(collector.config.landing_dir)})
+        # reachable by anyone who can post events: no paths, hosts or settings in the answer
+        return JSONResponse({"ok": True})
 
     routes = [
         Route(f"/v1/{name}", endpoint(name), methods=["POST"])

@@ -8,6 +8,10 @@ from pathlib import Path
 
 from ingestion.events.landing import default_landing_dir, default_quarantine_dir
 
+# Transport limits (Segment's): a server-side client splits its batches by them (ingestion/events/client.py).
+MAX_EVENT_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+
 
 def _origins(value: str | None) -> tuple[str, ...]:
     return tuple(o.strip().rstrip("/") for o in (value or "").split(",") if o.strip())
@@ -19,8 +23,8 @@ class CollectorConfig:
     quarantine_dir: Path | None = None
     write_key: str | None = None
     cors_origins: tuple[str, ...] = ()  # empty = any origin may post (no browser restriction)
-    max_event_bytes: int = 32 * 1024
-    max_batch_bytes: int = 500 * 1024
+    max_event_bytes: int = MAX_EVENT_BYTES
+    max_batch_bytes: int = MAX_BATCH_BYTES
     rotate_bytes: int = 64 * 1024 * 1024
     rotate_seconds: float = 300.0
     quarantine_raw_bytes: int = 64 * 1024  # raw input kept per quarantined request
@@ -39,8 +43,8 @@ class CollectorConfig:
             else None,
             "write_key": env.get("COLLECTOR_WRITE_KEY") or None,
             "cors_origins": _origins(env.get("COLLECTOR_CORS_ORIGINS")),
-            "max_event_bytes": int(env.get("COLLECTOR_MAX_EVENT_BYTES", 32 * 1024)),
-            "max_batch_bytes": int(env.get("COLLECTOR_MAX_BATCH_BYTES", 500 * 1024)),
+            "max_event_bytes": int(env.get("COLLECTOR_MAX_EVENT_BYTES", MAX_EVENT_BYTES)),
+            "max_batch_bytes": int(env.get("COLLECTOR_MAX_BATCH_BYTES", MAX_BATCH_BYTES)),
             "rotate_bytes": int(env.get("COLLECTOR_ROTATE_BYTES", 64 * 1024 * 1024)),
             "rotate_seconds": float(env.get("COLLECTOR_ROTATE_SECONDS", 300)),
         }

@@ -257,10 +257,10 @@ def _apply(conn: psycopg.Connection, cur: psycopg.Cursor, schema: str, load_id: 
     checks every timestamp with `pg_input_is_valid`, runs instead (so the row is rejected, not the batch)."""
     try:
         with conn.transaction():
-            cur.execute(q.insert_events(schema), {"load_id": load_id})
+            cur.execute(q.insert_events(schema), q.insert_params(load_id))
     except psycopg.errors.DataError as exc:
         log.info("events load: strict insert after %s", exc.diag.message_primary)
-        cur.execute(q.insert_events(schema, strict=True), {"load_id": load_id})
+        cur.execute(q.insert_events(schema, strict=True), q.insert_params(load_id))
     return dict(cur.fetchall())
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from psycopg import sql
 
+from ingestion.events.pii import SALT_PARAM, sql_hash_context_traits, sql_hash_pii_object
 from ingestion.events.validate import SQL_REASON, sql_timestamp
+from ingestion.warehouse.pii import pii_salt
 
 # Events columns in contract order (docs/raw_contract.md, `events` schema) + dlt's two columns.
 EVENT_COLUMNS = (
@@ -139,21 +141,36 @@ def _rows(strict: bool) -> str:
 ) r"""
 
 
-_SELECT_EVENTS = """
+# `properties` and `context` are stored with emails and phones of traits/properties replaced by their
+# salted hashes (ingestion/events/pii.py), whoever wrote the landing file; the salt is %(pii_salt)s.
+_SELECT_EVENTS = (
+    """
 select mid, typ, ev, anon, uid, ts, sent, rcv,
        c->'page'->>'url', c->'page'->>'path', c->'page'->>'referrer', c->'page'->>'title',
        c->'campaign'->>'source', c->'campaign'->>'medium', c->'campaign'->>'name',
        c->'campaign'->>'id', c->'campaign'->>'content', c->'campaign'->>'term',
        c->'clickIds'->>'fbclid', c->'clickIds'->>'gclid', c->'device'->>'type', c->>'userAgent',
        p->>'product_id', p->>'order_id', (p->>'revenue')::numeric,
-       p, c, landing_file, %(load_id)s, md5(mid)
+       """
+    + sql_hash_pii_object("p")
+    + ",\n       "
+    + sql_hash_context_traits("c")
+    + """, landing_file, %(load_id)s, md5(mid)
 from {rows}
 where ({reason}) is null
 """
+)
+
+
+def insert_params(load_id: str, salt: str | None = None) -> dict[str, str]:
+    """The bind parameters of `insert_events`: the load id and the PII salt (`PII_HASH_SALT`)."""
+    return {"load_id": load_id, SALT_PARAM: pii_salt() if salt is None else salt}
 
 
 def insert_events(schema: str, strict: bool = False) -> sql.Composed:
-    """Insert the valid staged rows, skip known message ids; returns (landing_file, inserted) per file."""
+    """Insert the valid staged rows, skip known message ids; returns (landing_file, inserted) per file.
+
+    Parameters: `insert_params(load_id)`."""
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in EVENT_COLUMNS)
     # `%` of LIKE patterns must not be read as parameter markers (the statement takes %(load_id)s)
     rows, reason = _rows(strict).replace("%", "%%"), SQL_REASON.replace("%", "%%")

@@ -370,7 +370,9 @@ def generate_world(size: str, seed: int, out: Path, days: int | None = None) -> 
             "subtotal": int(money.subtotal[oi]) / 100.0, "discount": int(money.discount[oi]) / 100.0,
             "shipping": int(money.shipping[oi]) / 100.0, "coupon": code_names[int(rank[oi])],
             "currency": "USD",
-            "products": [{"product_id": str(cat.product_id[basket.product[j]]), "quantity": int(basket.quantity[j]),
+            "products": [{"product_id": str(cat.product_id[basket.product[j]]),
+                          "variant_id": str(cat.variant_id[basket.variant[j]]), "sku": cat.variant_sku[basket.variant[j]],
+                          "name": cat.title[basket.product[j]], "quantity": int(basket.quantity[j]),
                           "price": int(basket.price_cents[j]) / 100.0} for j in range(b0, b0 + bn)],
         }  # fmt: skip
     land = out / "landing" / "events"

@@ -5,7 +5,8 @@
     parameters different from the ones the visit carried so far (an untagged event never splits).
     The session's traffic source, landing page, device and click ids are those of its first event.
     Funnel steps count only in order: an add to cart after a product view, a checkout after that add,
-    a purchase after that checkout.
+    a purchase after that checkout. Events sent by a backend (`event_channel = 'server'`) are no visit:
+    they stay in staging and never open or extend a session.
 
     Incremental: a run re-sessionizes, per visitor with events since the cutoff (the start of the
     latest session day minus `incremental_lookback_days`), everything from the cutoff or from the first
@@ -55,7 +56,10 @@ events as not materialized (
         order_id,
         revenue
     from {{ ref('stg_events__events') }}
-    where anonymous_id is not null
+    where
+        anonymous_id is not null
+        -- a backend's events (a renewal, a refund by support) are not a visit
+        and event_channel is distinct from 'server'
 ),
 
 {% if is_incremental() %}

@@ -5,7 +5,12 @@
     wall clock): each of recency (days since last order, lower is better), frequency (orders) and
     monetary (net revenue) is scored 1-5 by percent rank (the share of customers strictly worse), so ties
     share a score and the many one-order customers all get frequency 1; the named segment follows the
-    usual R x F grid. Customers without orders get no scores. -#}
+    usual R x F grid. Customers without orders get no scores.
+
+    Consent: `accepts_marketing` is Shopify's email marketing state, `tracker_marketing_consent` the
+    latest choice the customer's browsers sent (null: never asked); `marketing_allowed` is what an
+    audience or export that feeds marketing must filter on: Shopify's consent, and no refusal on the
+    site. -#}
 with
 
 customers as (
@@ -14,6 +19,10 @@ customers as (
 
 history as (
     select * from {{ ref('int_customers_aggregated') }}
+),
+
+tracker_consent as (
+    select * from {{ ref('int_customer_consent') }}
 ),
 
 customer_ids as (
@@ -66,6 +75,9 @@ final as (
         customer_ids.customer_id,
         customers.customer_state,
         customers.accepts_marketing,
+        tracker_consent.tracker_marketing_consent,
+        coalesce(customers.accepts_marketing, false)
+        and coalesce(tracker_consent.tracker_marketing_consent, true) as marketing_allowed,
         customers.created_at,
         customers.city,
         customers.country_code,
@@ -93,6 +105,7 @@ final as (
     from customer_ids
     left join customers on customer_ids.customer_id = customers.customer_id
     left join segmented on customer_ids.customer_id = segmented.customer_id
+    left join tracker_consent on customer_ids.customer_id = tracker_consent.customer_id
 )
 
 select * from final

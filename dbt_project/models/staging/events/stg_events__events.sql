@@ -1,7 +1,13 @@
 {#- One row per tracked event. Page views are named `Page Viewed` so every row has an event name;
     the tracker's `userId` is the customer id (macro `customer_key`: the Shopify customer id, or any
     other id string as a key, the same key the order-history export's ids get). Referrers on the shop's
-    own host are internal navigation, not traffic sources, so `referrer_host` is null for them. -#}
+    own host are internal navigation, not traffic sources, so `referrer_host` is null for them.
+
+    Consent (docs/events.md, "Consent"): `analytics_consent` / `marketing_consent` are the visitor's
+    choice the event was sent under (`context.consent`; null for events of senders that record none).
+    Click ids are advertising identifiers, so an event sent without marketing consent keeps none, even
+    when a sender other than tracker.js (which already drops them) sent some. `event_channel` says who sent
+    the event: tracker.js (`browser`), the Shopify Web Pixel (`pixel`), a backend (`server`). -#}
 with
 
 source as (
@@ -33,8 +39,18 @@ renamed as (
         nullif(cast(utm_id as text), '') as utm_id,
         nullif(cast(utm_content as text), '') as utm_content,
         nullif(utm_term, '') as utm_term,
-        nullif(fbclid, '') as fbclid,
-        nullif(gclid, '') as gclid,
+        nullif(fbclid, '') as fbclid_raw,
+        nullif(gclid, '') as gclid_raw,
+        coalesce(nullif(context ->> 'channel', ''), 'browser') as event_channel,
+        case
+            when jsonb_typeof(context -> 'consent' -> 'analytics') = 'boolean'
+                then cast(context -> 'consent' ->> 'analytics' as boolean)
+        end as analytics_consent,
+        case
+            when jsonb_typeof(context -> 'consent' -> 'marketing') = 'boolean'
+                then cast(context -> 'consent' ->> 'marketing' as boolean)
+        end as marketing_consent,
+        nullif(context -> 'consent' ->> 'source', '') as consent_source,
         coalesce(nullif(lower(device_type), ''), 'unknown') as device_type,
         {{ shopify_id('cast(product_id as text)') }} as product_id,
         {{ shopify_id('cast(order_id as text)') }} as order_id,
@@ -62,12 +78,16 @@ final as (
         utm_id,
         utm_content,
         utm_term,
-        fbclid,
-        gclid,
+        case when coalesce(marketing_consent, true) then fbclid_raw end as fbclid,
+        case when coalesce(marketing_consent, true) then gclid_raw end as gclid,
         device_type,
         product_id,
         order_id,
-        revenue
+        revenue,
+        event_channel,
+        analytics_consent,
+        marketing_consent,
+        consent_source
     from renamed
 )
 
