@@ -281,8 +281,9 @@ def test_identity_survives_navigation_and_reset_clears_it(browser: DevTools, tmp
 @pytest.mark.browser
 def test_calls_made_before_the_script_loads_arrive_in_order(browser: DevTools, tmp_path: Path) -> None:
     with demo_shop(tmp_path) as shop:
-        browser.call("Page.navigate", url=f"{shop.url}/?tracker_delay=1.5")
-        browser.wait_for("!!(window.journey && window.journey.invoked)")
+        browser.call("Page.navigate", url=f"{shop.url}/?tracker_delay=3")  # 2 s of slack on a busy machine
+        # the page's own calls (init in <head>, page() at the end of <body>) are queued once it is parsed
+        browser.wait_for("document.readyState !== 'loading' && !!(window.journey && window.journey.invoked)")
         queued = browser.evaluate(
             "(function () { var early = !journey.loaded;"
             " journey.track('Early 1', {n: 1}); journey.identify('u-early'); journey.track('Early 2', {n: 2});"

@@ -154,7 +154,8 @@ def pixel_event(
              "init": {"data": {"customer": {"id": customer_id} if customer_id else None}},
              "sessionStorage": {"_journey_campaign": campaign_storage}}  # fmt: skip
     mapped = mapping.map(event, state)  # type: ignore[arg-type]
-    assert mapped is not None, f"the pixel mapping dropped a simulated {name}"
+    if mapped is None:  # a mapping that drops what a checkout sends would silently empty the funnel
+        raise ValueError(f"the pixel mapping dropped a simulated {name} event ({event_id})")
     return mapped
 
 

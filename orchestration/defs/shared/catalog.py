@@ -58,6 +58,7 @@ DBT_FOLDER_DOMAINS: dict[str, str] = {
     "orders": "commerce",
     "customers": "commerce",
     "identity": "web",
+    "consent": "web",
     "sessions": "web",
     "attribution": "marketing",
     # marts/<area>
