@@ -7,7 +7,9 @@
     choice the event was sent under (`context.consent`; null for events of senders that record none).
     Click ids are advertising identifiers, so an event sent without marketing consent keeps none, even
     when a sender other than tracker.js (which already drops them) sent some. `event_channel` says who sent
-    the event: tracker.js (`browser`), the Shopify Web Pixel (`pixel`), a backend (`server`). -#}
+    the event: tracker.js (`browser`), the Shopify Web Pixel (`pixel`), a backend (`server`), Segment's
+    mobile libraries (`mobile`); any other value a sender puts there is `other` (kept countable, never a
+    failed build). -#}
 with
 
 source as (
@@ -41,7 +43,11 @@ renamed as (
         nullif(utm_term, '') as utm_term,
         nullif(fbclid, '') as fbclid_raw,
         nullif(gclid, '') as gclid_raw,
-        coalesce(nullif(context ->> 'channel', ''), 'browser') as event_channel,
+        case
+            when coalesce(nullif(context ->> 'channel', ''), 'browser') in ('browser', 'pixel', 'server', 'mobile')
+                then coalesce(nullif(context ->> 'channel', ''), 'browser')
+            else 'other'
+        end as event_channel,
         case
             when jsonb_typeof(context -> 'consent' -> 'analytics') = 'boolean'
                 then cast(context -> 'consent' ->> 'analytics' as boolean)
@@ -50,7 +56,11 @@ renamed as (
             when jsonb_typeof(context -> 'consent' -> 'marketing') = 'boolean'
                 then cast(context -> 'consent' ->> 'marketing' as boolean)
         end as marketing_consent,
-        nullif(context -> 'consent' ->> 'source', '') as consent_source,
+        case
+            when context -> 'consent' ->> 'source' in ('default', 'visitor', 'shopify')
+                then context -> 'consent' ->> 'source'
+            when nullif(context -> 'consent' ->> 'source', '') is not null then 'other'
+        end as consent_source,
         coalesce(nullif(lower(device_type), ''), 'unknown') as device_type,
         {{ shopify_id('cast(product_id as text)') }} as product_id,
         {{ shopify_id('cast(order_id as text)') }} as order_id,
