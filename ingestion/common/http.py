@@ -31,7 +31,7 @@ class SourceAPIError(RuntimeError):
     def __init__(
         self, source: str, method: str, endpoint: str, attempts: int, status: int | None, detail: str
     ):
-        self.source, self.endpoint, self.status = source, endpoint, status
+        self.source, self.endpoint, self.status, self.attempts = source, endpoint, status, attempts
         self.detail = detail  # the vendor's answer (response body) or the transport error, as it came
         where = f"HTTP {status}" if status is not None else "no HTTP response"
         super().__init__(

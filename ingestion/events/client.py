@@ -19,7 +19,6 @@ Calls may come from several threads (one lock; a call waits while another thread
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 import uuid
@@ -29,9 +28,10 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-import httpx
 import orjson
+import requests
 
+from ingestion.common.http import ApiClient, SourceAPIError
 from ingestion.events.collector.config import MAX_BATCH_BYTES, MAX_EVENT_BYTES
 
 LIBRARY = {"name": "journey-python", "version": "1"}
@@ -103,12 +103,20 @@ def _iso(ts: datetime | str | None) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+class _Answered(Exception):
+    """A 400: the collector's final answer for a request (its reasons), handed back to `flush`."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__("collector answered 400")
+        self.answer = answer
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
     try:
-        return max(0.0, float(value)) if value is not None else None
+        answer = response.json()
     except ValueError:
-        return None  # an HTTP date: fall back to the backoff
+        return {"error": response.text[:200]}
+    return answer if isinstance(answer, dict) else {"error": str(answer)[:200]}
 
 
 class EventClient:
@@ -116,9 +124,10 @@ class EventClient:
 
     `batch_size` events trigger a send (so `track` may raise what `flush` raises; the events stay
     queued); `flush()` sends everything queued; `close()` flushes and closes the connection pool.
-    `max_retries` retries after the first attempt, waiting `Retry-After` when the collector sends one
-    (at most `max_backoff`), else min(max_backoff, backoff * 2**n) with jitter. `sleep` and `rng` exist
-    so tests need not wait; `transport` to run against an in-process app.
+    `max_retries` retries after the first attempt, through the connectors' retry loop
+    (`ingestion.common.http.ApiClient`): `Retry-After` when the collector sends one (at most
+    `max_backoff`), else min(max_backoff, backoff * 2**n). `sleep` exists so tests need not wait;
+    `session` to bring a configured `requests.Session` (proxies, certificates).
     """
 
     def __init__(
@@ -135,31 +144,32 @@ class EventClient:
         max_event_bytes: int = MAX_EVENT_BYTES,
         max_request_bytes: int = MAX_BATCH_BYTES,
         sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
-        transport: httpx.BaseTransport | None = None,
+        session: requests.Session | None = None,
     ) -> None:
         if not write_key:
             raise ValueError("write_key is required (the collector's COLLECTOR_WRITE_KEY)")
         if batch_size < 1 or max_retries < 0:
             raise ValueError("batch_size must be >= 1 and max_retries >= 0")
         self.batch_size = batch_size
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
         self.max_queue = max_queue
         self.max_event_bytes = max_event_bytes - _SENT_AT_BYTES
         self.max_request_bytes = max_request_bytes - _ENVELOPE_BYTES
-        self._sleep = sleep
-        self._rng = rng or random.Random()
         self._queue: list[_Queued] = []
         self._lock = threading.RLock()
         self._closed = False
-        self._http = httpx.Client(
-            base_url=collector_url.rstrip("/"),
-            auth=httpx.BasicAuth(write_key, ""),
-            timeout=timeout,
-            transport=transport,
+        http = session or requests.Session()
+        http.auth = (write_key, "")  # Basic auth, like Segment's libraries
+        self._http = ApiClient(
+            source="collector",
+            base_url=collector_url,
             headers={"content-type": "application/json", "user-agent": "journey-python/1"},
+            max_attempts=max_retries + 1,
+            backoff=backoff,
+            max_wait=max_backoff,
+            timeout=timeout,
+            fatal=self._final_answer,
+            session=http,
+            sleep=sleep,
         )
 
     # -- the Segment-like calls ---------------------------------------------------------------------
@@ -268,7 +278,7 @@ class EventClient:
             self.flush()
         finally:
             self._closed = True
-            self._http.close()
+            self._http.session.close()
 
     def __enter__(self) -> EventClient:
         return self
@@ -342,53 +352,40 @@ class EventClient:
             out.append({"messageId": mid, "event": event, "reason": p.get("reason")})
         return out
 
+    def _final_answer(self, response: requests.Response) -> Exception | None:
+        """ApiClient's `fatal`: what retrying cannot change. A 400 is the collector's verdict on the
+        events (handed back to `flush`); a 401/403 a wrong write key or origin."""
+        if response.status_code == 400:
+            answer = _json(response)
+            if not answer.get("rejected") and not answer.get("error"):
+                answer["error"] = "HTTP 400 without reasons"  # a proxy's answer: never dropped silently
+            return _Answered(answer)
+        if response.status_code in (401, 403):
+            detail = str(_json(response).get("error") or response.reason)
+            return WriteKeyRejected(response.status_code, detail, len(self._queue))
+        return None
+
     def _send(self, chunk: list[_Queued]) -> dict[str, Any]:
         """POST one batch until it is answered for good; returns the collector's JSON answer.
 
         200 and 400 are final (the 400's answer is returned for the caller to raise); 401/403 and
-        other 4xx raise at once; network errors, 429 and 5xx are retried."""
-        attempts = 0
-        while True:
-            attempts += 1
-            body = (
-                b'{"batch":['
-                + b",".join(q.data for q in chunk)
-                + b'],"sentAt":"'
-                + _iso(None).encode()
-                + b'"}'
-            )
-            wait: float | None = None
-            try:
-                response = self._http.post("/v1/batch", content=body)
-            except httpx.TransportError as exc:
-                status, detail = None, f"{type(exc).__name__}: {exc}"
-            else:
-                status = response.status_code
-                answer = self._json(response)
-                if status == 400 and not answer.get("rejected") and not answer.get("error"):
-                    answer["error"] = "HTTP 400 without reasons"  # a proxy's answer: never dropped silently
-                if status == 200 or status == 400:
-                    return answer
-                detail = str(answer.get("error") or response.reason_phrase)
-                if status in (401, 403):
-                    raise WriteKeyRejected(status, detail, len(self._queue))
-                if status != 429 and status < 500:
-                    raise DeliveryFailed(status, detail, attempts, len(self._queue))
-                wait = _retry_after(response)
-            if attempts > self.max_retries:
-                raise DeliveryFailed(status, detail, attempts, len(self._queue))
-            self._sleep(self._delay(attempts, wait))
-
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.max_backoff)
-        capped = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
-        return capped / 2 + self._rng.random() * capped / 2  # jitter: spread clients that failed together
-
-    @staticmethod
-    def _json(response: httpx.Response) -> dict[str, Any]:
+        other 4xx raise at once; network errors, 429 and 5xx are retried (ApiClient)."""
+        body = (
+            b'{"batch":[' + b",".join(q.data for q in chunk) + b'],"sentAt":"' + _iso(None).encode() + b'"}'
+        )
         try:
-            answer = response.json()
-        except ValueError:
-            return {"error": response.text[:200]}
+            answer = self._http.request_json("POST", "/v1/batch", data=body)
+        except _Answered as answered:
+            return answered.answer
+        except SourceAPIError as exc:
+            detail = str(_json_text(exc.detail).get("error") or exc.detail[:200])
+            raise DeliveryFailed(exc.status, detail, exc.attempts, len(self._queue)) from exc
         return answer if isinstance(answer, dict) else {"error": str(answer)[:200]}
+
+
+def _json_text(text: str) -> dict[str, Any]:
+    try:
+        answer = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return {}
+    return answer if isinstance(answer, dict) else {}

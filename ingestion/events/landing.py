@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlsplit
 
 from ingestion.events.pii import hash_event_pii
 from ingestion.warehouse.paths import local_dir
-from ingestion.warehouse.pii import pii_salt as salt
 
 CLICK_ID_KEYS = ("fbclid", "gclid")
 # utm_* query parameter -> key in Segment's context.campaign
@@ -87,7 +86,7 @@ def _query_params(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(query, keep_blank_values=False).items() if v}
 
 
-def enrich(event: dict[str, Any], received_at: str, pii_salt: str | None = None) -> dict[str, Any]:
+def enrich(event: dict[str, Any], received_at: str, pii_salt: str) -> dict[str, Any]:
     """Add the server fields of the landing format to an accepted event (in place, returned).
 
     `receivedAt` is the collector's clock; `context.clickIds` and `context.campaign` are derived from
@@ -95,7 +94,7 @@ def enrich(event: dict[str, Any], received_at: str, pii_salt: str | None = None)
     session knows better than the current URL). A top-level string `channel` (where Segment's libraries
     put it) becomes `context.channel` unless the context has one. Emails and phones of `properties`,
     `traits` and `context.traits` are replaced by their salted hashes (ingestion/events/pii.py), so no
-    landing file written here holds a raw address; `pii_salt` defaults to `PII_HASH_SALT`.
+    landing file written here holds a raw address; `pii_salt` is `PII_HASH_SALT` (the collector reads it once).
     """
     event["receivedAt"] = received_at
     if event.get("context") is None:  # absent or JSON null: an empty context (the rules allow both)
@@ -103,7 +102,7 @@ def enrich(event: dict[str, Any], received_at: str, pii_salt: str | None = None)
     context = event["context"]
     if isinstance(event.get("channel"), str) and context.get("channel") is None:
         context["channel"] = event["channel"]
-    hash_event_pii(event, salt() if pii_salt is None else pii_salt)
+    hash_event_pii(event, pii_salt)
     page = context.get("page") if isinstance(context.get("page"), dict) else None
     url = page.get("url") if page else None
     params = _query_params(url) if isinstance(url, str) and "?" in url else {}

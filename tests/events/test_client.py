@@ -188,7 +188,7 @@ def test_network_errors_are_retried_with_capped_backoff(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     client = EventClient(url, KEY, max_retries=6, backoff=0.5, max_backoff=4.0, sleep=sleeps, timeout=2)
     client.track("Order Refunded", {}, user_id="42")
-    with pytest.raises(DeliveryFailed, match="network error.*ConnectError") as caught:
+    with pytest.raises(DeliveryFailed, match="network error.*ConnectionError") as caught:
         client.flush()
     assert caught.value.status is None and client.pending == 1
     # jittered exponential backoff: each wait within [cap/2, cap] of 0.5, 1, 2, 4, 4, 4

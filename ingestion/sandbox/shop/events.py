@@ -4,11 +4,7 @@ Why the writer builds every line from precomputed columns: the large world holds
 per-event Python work is a dict literal and `orjson.dumps`; everything else (timestamps, ids, pages,
 user ids) is computed with numpy. Only sessions whose browser does not block the tracker emit events.
 
-Checkout events (the checkout and thank-you pages, Checkout Started, Order Completed) happen on Shopify's
-checkout, where tracker.js cannot run: a shop gets them from its Web Pixel. So the writer builds them as
-Shopify pixel events (`data.checkout` with the cart attribute the tracker wrote, line items, amounts, the
-order) and lands what the pixel's mapping (ingestion/events/pixel) makes of them; the warehouse's checkout
-events are the pixel's output. They are a few percent of the events, so the mapping's dict work is cheap.
+Checkout events are the Shopify Web Pixel's (checkout_pixel.py), built through the pixel's mapping.
 """
 
 from __future__ import annotations
@@ -20,9 +16,8 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from ingestion.events.pixel import default_mapping
-from ingestion.events.pixel.mapping import PixelMapping
 from ingestion.sandbox.shop import funnel as F
+from ingestion.sandbox.shop.checkout_pixel import CHECKOUT_KINDS, CheckoutPixel
 from ingestion.sandbox.shop.rand import hash64, uniform, uuid_strings
 
 LIBRARY = {"name": "journey-tracker.js", "version": "1"}
@@ -42,10 +37,6 @@ USER_AGENTS = {
         "Mozilla/5.0 (iPad; CPU OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1",
     ],
 }
-# the simulated visitors are in regions without a consent requirement: Shopify allows everything
-PIXEL_PRIVACY = {"analyticsProcessingAllowed": True, "marketingAllowed": True,
-                 "preferencesProcessingAllowed": True, "saleOfDataAllowed": True}  # fmt: skip
-ANONYMOUS_ID_ATTRIBUTE = "_journey_anonymous_id"  # the cart attribute tracker.js writes
 OTHER_PAGES = [("/collections/all", "All products"), ("/pages/our-story", "Our story"),
                ("/collections/new", "New arrivals"), ("/pages/faq", "FAQ"), ("/collections/bestsellers", "Bestsellers")]  # fmt: skip
 
@@ -77,86 +68,6 @@ class EventColumns:
     ts_ms: np.ndarray  # absolute epoch ms
     user_id: np.ndarray  # customer id or -1
     quantity: np.ndarray
-
-
-def _money(amount: float) -> dict:
-    return {"amount": amount, "currencyCode": "USD"}
-
-
-def _line_item(product: dict) -> dict:
-    """A Shopify pixel checkout line item for one product of world.py's order properties."""
-    return {"quantity": product["quantity"], "title": product["name"],
-            "variant": {"id": product["variant_id"], "sku": product["sku"], "price": _money(product["price"]),
-                        "product": {"id": product["product_id"], "title": product["name"]}}}  # fmt: skip
-
-
-def shopify_checkout(
-    token: str,
-    anonymous_id: str,
-    order: dict | None,
-    product: dict | None,
-    customer_id: str | None,
-    done: bool,
-) -> dict:
-    """The `data.checkout` of Shopify's pixel events for a simulated checkout: the checkout of `order`
-    (world.py's order properties), else a browsing checkout of the one `product` added to the cart.
-    `done` adds the `order` object of checkout_completed."""
-    if order is None:
-        assert product is not None
-        total = subtotal = product["price"]
-        shipping = discount = 0.0
-        lines, coupon = [_line_item(product)], None
-    else:
-        total, subtotal, shipping, discount = (
-            order["revenue"],
-            order["subtotal"],
-            order["shipping"],
-            order["discount"],
-        )
-        lines, coupon = [_line_item(p) for p in order["products"]], order["coupon"]
-    checkout = {
-        "token": token, "currencyCode": "USD",
-        "attributes": [{"key": ANONYMOUS_ID_ATTRIBUTE, "value": anonymous_id}],
-        "lineItems": lines, "totalPrice": _money(total), "subtotalPrice": _money(subtotal), "totalTax": _money(0.0),
-        "shippingLine": {"price": _money(shipping)}, "discountsAmount": _money(discount),
-        "discountApplications": [{"type": "DISCOUNT_CODE", "title": coupon}] if coupon else [],
-    }  # fmt: skip
-    if done:
-        assert order is not None
-        checkout["order"] = {
-            "id": order["order_id"],
-            "customer": {"id": customer_id} if customer_id else None,
-        }
-    return checkout
-
-
-def pixel_event(
-    mapping: PixelMapping,
-    name: str,
-    event_id: str,
-    timestamp: str,
-    page: dict,
-    user_agent: str,
-    anonymous_id: str,
-    customer_id: str | None,
-    campaign_storage: str,
-    checkout: dict | None,
-) -> dict:
-    """Our event for a Shopify pixel event of the simulated shop, through the pixel's mapping."""
-    event = {
-        "id": event_id, "name": name, "type": "standard", "timestamp": timestamp, "clientId": anonymous_id,
-        "context": {"document": {"location": {"href": page["url"], "pathname": page["path"]},
-                                 "referrer": page["referrer"] or "", "title": page["title"]},
-                    "navigator": {"userAgent": user_agent}},
-        "data": {"checkout": checkout} if checkout is not None else {},
-    }  # fmt: skip
-    state = {"customerPrivacy": PIXEL_PRIVACY, "cookies": {"_journey_aid": anonymous_id},
-             "init": {"data": {"customer": {"id": customer_id} if customer_id else None}},
-             "sessionStorage": {"_journey_campaign": campaign_storage}}  # fmt: skip
-    mapped = mapping.map(event, state)  # type: ignore[arg-type]
-    if mapped is None:  # a mapping that drops what a checkout sends would silently empty the funnel
-        raise ValueError(f"the pixel mapping dropped a simulated {name} event ({event_id})")
-    return mapped
 
 
 def iso_ms(epoch_ms: np.ndarray) -> np.ndarray:
@@ -202,9 +113,7 @@ def write_landing(
     )
     # current page per session as we walk events in time order (a session's events are in order)
     current: dict[int, dict] = {}
-    mapping = default_mapping()
-    first_variant = np.searchsorted(catalog.variant_product, np.arange(len(cat_pid))).tolist()
-    storage: dict[int, str] = {}  # the tracker's sessionStorage `_journey_campaign` per session
+    pixel = CheckoutPixel(SHOP_URL, ctx, catalog, orders)
     i = 0
     while i < n:
         d = day_l[i]
@@ -217,37 +126,8 @@ def write_landing(
             lines = []
             for e in range(lo, hi):
                 s, k, p = sess_l[e], kind_l[e], prod_l[e]
-                if k in (F.PAGE_CHECKOUT, F.PAGE_THANKS, F.CHECKOUT_STARTED, F.ORDER_COMPLETED):
-                    # Shopify's checkout: the Web Pixel's events
-                    token, u = ctx.checkout_token[s], uid_l[e]
-                    customer = str(u) if u >= 0 else None
-                    if k == F.PAGE_CHECKOUT or k == F.PAGE_THANKS:
-                        prev = current.get(s)
-                        path = "/checkouts/cn/" + token + ("" if k == F.PAGE_CHECKOUT else "/thank-you")
-                        page = {"url": SHOP_URL + path, "path": path, "referrer": prev["url"] if prev else None,
-                                "title": "Checkout" if k == F.PAGE_CHECKOUT else "Thank you"}  # fmt: skip
-                        current[s] = page
-                        name, checkout = "page_viewed", None
-                    else:
-                        page = current.get(s) or {"url": SHOP_URL + "/checkouts/cn/" + token, "referrer": None,
-                                                  "path": "/checkouts/cn/" + token, "title": "Checkout"}  # fmt: skip
-                        o = orders.get(s)
-                        line = None
-                        if o is None:
-                            v = first_variant[p]
-                            line = {"product_id": cat_pid[p], "variant_id": str(catalog.variant_id[v]),
-                                    "sku": catalog.variant_sku[v], "name": cat_title[p], "price": cat_price[p],
-                                    "quantity": 1}  # fmt: skip
-                        done = k == F.ORDER_COMPLETED
-                        name = "checkout_completed" if done else "checkout_started"
-                        checkout = shopify_checkout(token, ctx.anonymous_id[s], o, line, customer, done)
-                    camp_json = storage.get(s)
-                    if camp_json is None:
-                        camp_json = storage[s] = orjson.dumps(
-                            {"campaign": ctx.campaign[s], "clickIds": ctx.click_ids[s]}
-                        ).decode()
-                    ev_obj = pixel_event(mapping, name, "sh-" + mids[e], ts_s[e], page, ctx.user_agent[s],
-                                         ctx.anonymous_id[s], customer, camp_json, checkout)  # fmt: skip
+                if k in CHECKOUT_KINDS:  # Shopify's checkout: the Web Pixel's events
+                    ev_obj = pixel.event(s, k, p, uid_l[e], "sh-" + mids[e], ts_s[e], current)
                     ev_obj["sentAt"] = sent_s[e]
                     ev_obj["receivedAt"] = recv_s[e]
                     lines.append(orjson.dumps(ev_obj))
