@@ -22,6 +22,7 @@ a bug or a broken warehouse: those stay ordinary exceptions and fail the run.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,9 +56,73 @@ class InsufficientData(Exception):
         }
 
 
+@dataclass(frozen=True)
+class GuardRail:
+    """A metric a candidate must not lose while it wins on the primary one.
+
+    Against a reference (`against`: "baseline", or the name of an `Evaluation.references` entry such
+    as a naive predictor), the candidate may be worse by at most `tolerance`, in the metric's own
+    units (0.02 on a Spearman correlation means 0.02, not 2 %). With `limit` set, the metric is held
+    against that absolute bound instead (e.g. interval coverage error <= 0.05). A metric the
+    evaluation does not have (e.g. per-category sMAPE of a shop without categories) is not
+    applicable and passes, saying so; a NaN value where the reference is a number fails."""
+
+    metric: str
+    higher_is_better: bool
+    tolerance: float = 0.0
+    against: str = "baseline"
+    limit: float | None = None
+
+    def check(self, evaluation: Evaluation) -> RailResult:
+        value = evaluation.metrics.get(self.metric)
+        if self.limit is not None:
+            reference, where, bound = None, "limit", self.limit
+        else:
+            where = self.against
+            reference = evaluation.reference(self.against).get(self.metric)
+            bound = None
+            if reference is not None and not _nan(reference):
+                slack = -self.tolerance if self.higher_is_better else self.tolerance
+                bound = reference + slack
+        if value is None or bound is None:
+            missing = "candidate" if value is None else where
+            return RailResult(self, value, reference, bound, True, f"{self.metric}: n/a ({missing} has none)")
+        ok = (not _nan(value)) and (value >= bound if self.higher_is_better else value <= bound)
+        op = ">=" if self.higher_is_better else "<="
+        versus = f"limit {bound:.4f}" if self.limit is not None else (
+            f"{where} {reference:.4f}" + (f" with tolerance {self.tolerance:g}" if self.tolerance else "")
+        )  # fmt: skip
+        text = f"{self.metric} {value:.4f} {'holds' if ok else 'fails'} {op} {bound:.4f} ({versus})"
+        return RailResult(self, value, reference, bound, ok, text)
+
+
+@dataclass(frozen=True)
+class RailResult:
+    rail: GuardRail
+    value: float | None
+    reference: float | None  # the reference's value (None against a limit)
+    bound: float | None  # what the value had to reach
+    passed: bool
+    text: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.rail.metric, "against": "limit" if self.rail.limit is not None else self.rail.against,
+            "value": self.value, "reference": self.reference, "bound": self.bound, "passed": self.passed,
+        }  # fmt: skip
+
+
+def _nan(value: float) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
 @dataclass
 class Evaluation:
-    """Metrics of a candidate model and of its baseline, measured on the same held-out split."""
+    """Metrics of a candidate model and of its baseline, measured on the same held-out split.
+
+    `references` are further comparators measured on the same rows (e.g. the naive predictors
+    {"zero": {...}, "mean": {...}}); `guard_rails` name the metrics the candidate must not lose
+    against the baseline or a reference (see GuardRail and ml.registry.decide)."""
 
     metrics: dict[str, float]
     baseline_metrics: dict[str, float]
@@ -66,10 +131,19 @@ class Evaluation:
     baseline_name: str = ""
     split: dict[str, Any] = field(default_factory=dict)  # e.g. train/validation windows and row counts
     extra_markdown: str = ""  # calibration table, backtest plot... shown as asset metadata
+    guard_rails: list[GuardRail] = field(default_factory=list)
+    references: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def beats_baseline(self) -> bool:
         m, b = self.metrics[self.primary_metric], self.baseline_metrics[self.primary_metric]
         return m > b if self.higher_is_better else m < b
+
+    def reference(self, name: str) -> dict[str, float]:
+        """The metrics of comparator `name`: "baseline" or a `references` entry (KeyError otherwise)."""
+        return self.baseline_metrics if name == "baseline" else self.references[name]
+
+    def check_rails(self) -> list[RailResult]:
+        return [rail.check(self) for rail in self.guard_rails]
 
 
 def read_frame(conn: psycopg.Connection, query: str, params: dict | tuple | None = None) -> pd.DataFrame:

@@ -81,6 +81,18 @@ def calibration_table(y_true, y_prob, bins: int = 10) -> pd.DataFrame:
     )
 
 
+def expected_calibration_error(y_true, y_prob, bins: int = 10) -> float:
+    """ECE over `bins` equal-count bins of predicted probability (those of `calibration_table`): the
+    row-weighted mean of |mean predicted - observed positive rate| per bin. 0 = every bin's average
+    probability came true; equal-count bins, so a crowded probability range is not one coarse bin.
+
+    On few rows it is never 0 even for a perfectly calibrated model (each bin's observed rate is a
+    binomial draw): compare models on the same rows, not against zero."""
+    table = calibration_table(y_true, y_prob, bins)
+    gaps = (table["mean_predicted"] - table["observed_rate"]).abs()
+    return float((table["rows"] * gaps).sum() / table["rows"].sum())
+
+
 # --- regression -----------------------------------------------------------------------------------
 
 
@@ -128,6 +140,7 @@ def classification_report(y_true, y_prob) -> dict[str, float]:
         "roc_auc": roc_auc(y_true, y_prob),
         "pr_auc": pr_auc(y_true, y_prob),
         "brier": brier(y_true, y_prob),
+        "ece": expected_calibration_error(y_true, y_prob),
         "lift_top_decile": lift_top_decile(y_true, y_prob),
     }
 

@@ -1,8 +1,10 @@
 """Model registry: every training run in `ml.model_runs`, artifacts in a model store, and the rule that
 decides whether a new model replaces the champion.
 
-Promotion rule (`decide`): a candidate is promoted only if it beats its baseline on the primary metric
-AND is not worse than the current champion by more than `tolerance` (relative, on the same split).
+Promotion rule (`decide`): a candidate is promoted only if it beats its baseline on the primary metric,
+holds every guard rail of its evaluation (metrics it may not lose against the baseline or a naive
+reference, or absolute limits: `ml.core.GuardRail`), AND is not worse than the current champion by
+more than `tolerance` (relative, on the same split).
 The champion is re-evaluated on the candidate's split when its artifact still fits the data; when it
 cannot be (features changed), its recorded metric is used and the reason says so.
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import pickle
 import uuid
 from dataclasses import dataclass
@@ -26,7 +29,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from ml.core import Evaluation, InsufficientData
+from ml.core import Evaluation, InsufficientData, RailResult
 
 DDL = """
 create table if not exists ml.model_runs (
@@ -49,7 +52,8 @@ create table if not exists ml.model_runs (
     promoted boolean not null,
     reason text not null,
     train_seconds double precision,
-    status text not null default 'trained' check (status in ('trained', 'skipped'))
+    status text not null default 'trained' check (status in ('trained', 'skipped')),
+    guard_rails jsonb not null default '{}'
 )
 """
 
@@ -65,12 +69,16 @@ alter table ml.model_runs
     alter column baseline_name drop not null,
     alter column artifact_uri drop not null
 """
+# ml.model_runs created before guard rails: `guard_rails` holds each rail's outcome and the naive
+# references' metrics ({"rails": [...], "references": {...}}); older rows had none
+RAILS_MIGRATION = "alter table ml.model_runs add column if not exists guard_rails jsonb not null default '{}'"
 
 
 @dataclass(frozen=True)
 class Decision:
     promoted: bool
     reason: str
+    rails: tuple[RailResult, ...] = ()  # every guard rail's outcome, passed or not
 
 
 @dataclass(frozen=True)
@@ -115,32 +123,52 @@ def ensure_table(conn: psycopg.Connection) -> None:
     ).fetchone()
     if not has_status:
         conn.execute(MIGRATION)
+    has_rails = conn.execute(
+        """select 1 from information_schema.columns
+           where table_schema = 'ml' and table_name = 'model_runs' and column_name = 'guard_rails'"""
+    ).fetchone()
+    if not has_rails:
+        conn.execute(RAILS_MIGRATION)
 
 
-def champion(conn: psycopg.Connection, model_name: str) -> Champion | None:
-    """The latest promoted run of a model, or None before the first promotion."""
+def champion(
+    conn: psycopg.Connection, model_name: str, same: dict[str, Any] | None = None
+) -> Champion | None:
+    """The latest promoted run of a model, or None before the first promotion. `same` = params the
+    champion must have been trained with (a package's CHAMPION_KEYS, e.g. {"horizon_days": 365}): a
+    model of another horizon predicts another quantity, so it is no champion for this one."""
     ensure_table(conn)
     row = conn.execute(
         """select version, artifact_uri, (metrics ->> primary_metric)::float, trained_at
-           from ml.model_runs where model = %s and promoted
+           from ml.model_runs where model = %s and promoted and params @> %s
            order by trained_at desc limit 1""",
-        (model_name,),
+        (model_name, Jsonb(jsonable(same or {}))),
     ).fetchone()
     return Champion(*row) if row else None
 
 
 def decide(evaluation: Evaluation, champion_metric: float | None, tolerance: float) -> Decision:
-    """Promote only when the candidate beats the baseline and is within `tolerance` (relative) of, or
-    better than, the champion's metric on the same split."""
+    """Promote only when the candidate beats the baseline, holds its guard rails and is within
+    `tolerance` (relative) of, or better than, the champion's metric on the same split."""
     name = evaluation.primary_metric
     cand, base = evaluation.metrics[name], evaluation.baseline_metrics[name]
     better = ">" if evaluation.higher_is_better else "<"
+    rails = tuple(evaluation.check_rails())
     if not evaluation.beats_baseline():
         return Decision(
-            False, f"{name} {cand:.4f} does not beat baseline {evaluation.baseline_name} ({base:.4f})"
+            False, f"{name} {cand:.4f} does not beat baseline {evaluation.baseline_name} ({base:.4f})", rails
         )
+    failed = [r.text for r in rails if not r.passed]
+    if failed:
+        return Decision(
+            False,
+            f"{name} {cand:.4f} {better} baseline {base:.4f}, but guard rail{'s' if len(failed) > 1 else ''} "
+            f"failed: {'; '.join(failed)}",
+            rails,
+        )
+    held = f"; guard rails held ({len(rails)})" if rails else ""
     if champion_metric is None:
-        return Decision(True, f"first model: {name} {cand:.4f} {better} baseline {base:.4f}")
+        return Decision(True, f"first model: {name} {cand:.4f} {better} baseline {base:.4f}{held}", rails)
     if evaluation.higher_is_better:
         floor = champion_metric - abs(champion_metric) * tolerance
         ok, bound = cand >= floor, f">= {floor:.4f}"
@@ -149,10 +177,10 @@ def decide(evaluation: Evaluation, champion_metric: float | None, tolerance: flo
         ok, bound = cand <= ceiling, f"<= {ceiling:.4f}"
     verdict = "within" if ok else "worse than"
     reason = (
-        f"{name} {cand:.4f} {better} baseline {base:.4f}; {verdict} champion {champion_metric:.4f} "
+        f"{name} {cand:.4f} {better} baseline {base:.4f}{held}; {verdict} champion {champion_metric:.4f} "
         f"(tolerance {tolerance:.0%}: needs {bound})"
     )
-    return Decision(ok, reason)
+    return Decision(ok, reason, rails)
 
 
 def record_run(
@@ -179,6 +207,9 @@ def record_run(
         baseline_name=evaluation.baseline_name, baseline_metrics=Jsonb(jsonable(evaluation.baseline_metrics)),
         champion_version=champion_version, champion_metric=champion_metric, artifact_uri=artifact_uri,
         promoted=decision.promoted, reason=decision.reason, train_seconds=train_seconds, status="trained",
+        guard_rails=Jsonb(jsonable({
+            "rails": [r.as_dict() for r in decision.rails], "references": evaluation.references,
+        })),
     )  # fmt: skip
 
 
@@ -237,5 +268,16 @@ def last_run(conn: psycopg.Connection, model_name: str) -> LastRun | None:
 
 
 def jsonable(value: Any) -> Any:
-    """`value` with dates, numpy numbers etc. turned into JSON types (their str when not native)."""
-    return json.loads(json.dumps(value, default=str))
+    """`value` with dates, numpy numbers etc. turned into JSON types (their str when not native), and
+    NaN / infinities as null (JSON and Postgres' jsonb have no such numbers)."""
+    return _finite(json.loads(json.dumps(value, default=str)))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

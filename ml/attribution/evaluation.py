@@ -13,7 +13,10 @@ right. What can be measured honestly:
 2. credit conservation: each method's conversions and revenue against the attributed orders' count
    and revenue (relative error; last-touch is exact by construction);
 3. how far each method moves channel shares from last-touch (max absolute share delta), with the
-   per-channel table in the markdown.
+   per-channel table in the markdown; `markov_channel_level` (total conversions x RE share, the form
+   other tools publish) is one more column beside the per-journey `markov` split;
+4. how many converting journeys exceed the per-journey Shapley limit and are split as under Markov
+   within `shapley` (`shapley_fallback_journeys`, and their share of orders and revenue).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from ml.attribution.model import AttributionModel, Params, aggregate, touch_credits
+from ml.attribution.model import AttributionModel, Params, aggregate, all_credits, shapley_fallback
 from ml.attribution.paths import TrainingSet
 from ml.attribution.shapley import coalition_rates
 from ml.core import Evaluation
@@ -78,14 +81,17 @@ def evaluate(model: AttributionModel, training_set: TrainingSet, params: Params 
     params = params or Params()
     conv = training_set.paths[training_set.paths["converted"]]
     n_orders, revenue = float(len(conv)), float(conv["revenue"].sum())
-    credits = touch_credits(model, training_set)
+    credits = all_credits(model, training_set)
+    fallback = shapley_fallback(model, training_set)
     base = last_touch_credits(training_set)
     held = holdout_scores(training_set, params)
 
     def conservation(c: pd.DataFrame) -> dict[str, float]:
         return {
-            "conversions_error": abs(c["conversions"].sum() - n_orders) / n_orders if n_orders else 0.0,
-            "revenue_error": abs(c["revenue_credit"].sum() - revenue) / revenue if revenue else 0.0,
+            "conversions_error": float(abs(c["conversions"].sum() - n_orders) / n_orders)
+            if n_orders
+            else 0.0,
+            "revenue_error": float(abs(c["revenue_credit"].sum() - revenue) / revenue) if revenue else 0.0,
         }
 
     metrics = dict(held.get("model", {}))
@@ -104,6 +110,9 @@ def evaluate(model: AttributionModel, training_set: TrainingSet, params: Params 
         metrics[f"{method}_max_abs_share_delta"] = float(delta.abs().max())
     for k, v in conservation(base).items():
         baseline[f"last_touch_{k}"] = v
+    metrics["shapley_fallback_journeys"] = float(len(fallback))
+    metrics["shapley_fallback_order_share"] = len(fallback) / n_orders if n_orders else 0.0
+    metrics["shapley_fallback_revenue_share"] = float(fallback["revenue"].sum()) / revenue if revenue else 0.0
     table["removal_effect"] = pd.Series(model.removal_effects)
     return Evaluation(
         metrics=metrics,
@@ -116,20 +125,30 @@ def evaluate(model: AttributionModel, training_set: TrainingSet, params: Params 
             "journeys": len(training_set.paths),
             "converting_journeys": int(n_orders),
             "channels": len(model.chain.channels),
-            "shapley": model.shapley_enabled,
+            "max_shapley_channels": model.max_shapley_channels,
+            "max_journey_channels": max((len(set(c)) for c in conv["channels"]), default=0),
             **held.get("split", {}),
         },
-        extra_markdown=_markdown(table.fillna(0.0), aggregate(credits), base),
+        extra_markdown=_markdown(table.fillna(0.0), aggregate(credits), base, len(fallback), model),
     )
 
 
-def _markdown(table: pd.DataFrame, credits: pd.DataFrame, base: pd.DataFrame) -> str:
+def _markdown(
+    table: pd.DataFrame, credits: pd.DataFrame, base: pd.DataFrame, fallback: int, model: AttributionModel
+) -> str:
     cols = list(table.columns)
     lines = ["| channel | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for channel, row in table.sort_values("last_touch", ascending=False).iterrows():
         lines.append(f"| {channel} | " + " | ".join(f"{row[c]:.3f}" for c in cols) + " |")
     lines += ["", "Conversion shares per channel (removal effect: the Markov chain's relative drop in"]
-    lines += ["conversion probability without the channel)."]
+    lines += ["conversion probability without the channel). markov and shapley split each journey's"]
+    lines += ["conversion over its own channels; markov_channel_level = total conversions x RE / sum RE,"]
+    lines += ["the channel-level form other tools publish."]
+    lines += [
+        "",
+        f"Journeys over the Shapley limit ({model.max_shapley_channels} distinct channels), split as "
+        f"under Markov within shapley: {fallback}.",
+    ]
     revenue = credits.groupby(["method", "channel"])["revenue_credit"].sum().unstack("method")
     revenue["last_touch"] = base.groupby("channel")["revenue_credit"].sum()
     lines += [

@@ -7,41 +7,53 @@ restricted to subsets of T,
     phi_i = sum over S in T - {i} of |S|! (|T| - |S| - 1)! / |T|! * (v(S + i) - v(S)),
 and the journey's one conversion is split in proportion to the positive phi's (a channel whose
 presence lowers the rate gets nothing rather than a negative credit; all non-positive -> equal split).
-Exact enumeration is 2^|T| per distinct set, hence the `max_shapley_channels` limit.
+
+Exact enumeration is 2^|T| coalitions of the journey's own channels (never of all channels), hence
+the per-journey `max_shapley_channels` limit; the value function only needs the observed sets of at
+most that many channels (a larger set is no subset of any journey within the limit).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from itertools import combinations
 from math import factorial
 
+import numpy as np
 
-def coalition_rates(paths: Iterable[tuple[frozenset[str], bool]]) -> dict[frozenset[str], float]:
-    """Conversion rate per exact channel set."""
+
+def coalition_rates(
+    paths: Iterable[tuple[frozenset[str], bool]], max_channels: int | None = None
+) -> dict[frozenset[str], float]:
+    """Conversion rate per exact channel set (only sets of at most `max_channels` channels if given)."""
     seen: Counter = Counter()
     won: Counter = Counter()
     for channels, converted in paths:
+        if max_channels is not None and len(channels) > max_channels:
+            continue
         seen[channels] += 1
         won[channels] += int(converted)
     return {s: won[s] / seen[s] for s in seen}
 
 
 def shapley_values(players: frozenset[str], value: dict[frozenset[str], float]) -> dict[str, float]:
-    """Exact Shapley values of `players` for the game S -> value.get(S, 0) on subsets of `players`."""
+    """Exact Shapley values of `players` for the game S -> value.get(S, 0) on subsets of `players`
+    (v(empty) = 0). The 2^n coalition values are looked up once, indexed by bit mask."""
     ordered = sorted(players)
     n = len(ordered)
-    v = lambda s: value.get(frozenset(s), 0.0)  # noqa: E731
+    if n == 0:
+        return {}
+    subsets: list[frozenset[str]] = [frozenset()]
+    for j, player in enumerate(ordered):  # masks 2^j .. 2^(j+1)-1 = the earlier ones plus player j
+        subsets += [s | {player} for s in subsets[: 1 << j]]
+    v = np.array([value.get(s, 0.0) if s else 0.0 for s in subsets])
+    masks = np.arange(1 << n)
+    size = np.array([len(s) for s in subsets])
+    weight = np.array([factorial(k) * factorial(n - k - 1) / factorial(n) for k in range(n)])
     phi = {}
-    for i in ordered:
-        others = [p for p in ordered if p != i]
-        total = 0.0
-        for k in range(n):
-            weight = factorial(k) * factorial(n - k - 1) / factorial(n)
-            for subset in combinations(others, k):
-                total += weight * (v((*subset, i)) - v(subset))
-        phi[i] = total
+    for j, player in enumerate(ordered):
+        without = masks[(masks >> j) & 1 == 0]
+        phi[player] = float(np.sum(weight[size[without]] * (v[without | (1 << j)] - v[without])))
     return phi
 
 

@@ -1,6 +1,7 @@
 """Churn model package: see ml/churn/model.py (and docs/ml.md, section Churn)."""
 
 from ml.churn.model import (
+    CHAMPION_KEYS,
     COLUMN_TYPES,
     OUTPUT_TABLE,
     ChurnModel,
@@ -14,6 +15,7 @@ from ml.churn.model import (
 )
 
 __all__ = [
+    "CHAMPION_KEYS",
     "COLUMN_TYPES",
     "OUTPUT_TABLE",
     "ChurnModel",

@@ -1,9 +1,18 @@
 """Churn: will a customer place no order in the `horizon_days` after a snapshot? XGBoost on the
-point-in-time features, against a logistic regression on recency alone, on a time split.
+point-in-time features, its probabilities calibrated (Platt by default), against a logistic
+regression on recency alone, on a time split.
 
 Why these choices: recency is the classic single churn signal, so the model must beat it to earn its
 keep; the time split mirrors how the score is used (fit on the past, score today); SHAP contributions
-come from XGBoost itself (`pred_contribs=True`), so drivers explain exactly the score that was shown.
+come from XGBoost itself (`pred_contribs=True`), so drivers explain exactly the score that was shown
+(calibration is a monotone map of the booster's score: it moves the probability, never the ranking
+or a driver's direction).
+
+Calibration: a booster's probabilities are a ranking first; a "70 %" must also mean 7 in 10 churn for
+the risk bands to mean anything. The calibration map is learned on forward folds of the training
+snapshots (each of the latest `calibration_snapshots` predicted by a booster trained only on the
+snapshots before it): rows the scoring booster's twin never trained on, and never the validation
+snapshot, where its reliability (ECE, Brier) is then measured.
 """
 
 from __future__ import annotations
@@ -11,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +29,7 @@ import psycopg
 from ml import metrics
 from ml.churn.features import describe, feature_matrix, load_features, load_orders
 from ml.churn.labels import churn_labels, split_or_skip
-from ml.core import Evaluation, InsufficientData, to_date
+from ml.core import Evaluation, GuardRail, InsufficientData, to_date
 
 if TYPE_CHECKING:  # imported inside train/top_drivers: loading the code location must not pay for them
     import xgboost as xgb
@@ -39,6 +48,14 @@ COLUMN_TYPES = {
     "scored_at": "timestamptz",
 }
 BASELINE_FEATURE = "recency_days"
+# a champion only counts for the same label and population: another horizon predicts another event,
+# another activity window scores other customers (see ml.registry.champion)
+CHAMPION_KEYS = ("horizon_days", "active_days")
+CALIBRATIONS = ("sigmoid", "isotonic", "none")
+# guard rails (see evaluate): the calibrated model may trail the recency baseline's Brier score by at
+# most this much (in Brier units) while it wins on ROC AUC
+BRIER_TOLERANCE = 0.005
+ECE_BINS = 10
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,13 @@ class Params:
     # with fewer, the classifier has nothing to contrast and ROC AUC on the validation snapshot is
     # decided by a handful of customers (otherwise the run is skipped, see ml.core.InsufficientData)
     min_class_rows: int = 10
+    # probability calibration: 'sigmoid' (Platt: a logistic map of the booster's log-odds; monotone,
+    # so ROC AUC is unchanged, and stable on a few hundred rows), 'isotonic' (free-form monotone,
+    # wants thousands of rows; ties can move AUC slightly) or 'none'
+    calibration: str = "sigmoid"
+    # the latest training snapshots that are each predicted by a booster fitted on the training
+    # snapshots before them; those out-of-fold predictions are what the calibration map is fitted on
+    calibration_snapshots: int = 2
 
 
 @dataclass
@@ -72,6 +96,7 @@ class TrainingSet:
     x_valid: pd.DataFrame
     y_valid: np.ndarray
     feature_names: list[str] = field(default_factory=list)
+    train_row_snapshots: np.ndarray | None = None  # each training row's snapshot date (calibration folds)
 
     def window(self) -> dict:
         return {
@@ -86,6 +111,21 @@ class TrainingSet:
 
 
 @dataclass
+class Calibration:
+    """A monotone map from the booster's probability to a calibrated one, and what it was fitted on."""
+
+    method: str  # 'sigmoid' or 'isotonic'
+    mapper: Any  # sklearn LogisticRegression on the log-odds (sigmoid) or IsotonicRegression
+    rows: int  # out-of-fold predictions it was fitted on
+    snapshots: list[str]  # the training snapshots those rows came from
+
+    def __call__(self, prob: np.ndarray) -> np.ndarray:
+        if self.method == "sigmoid":
+            return self.mapper.predict_proba(_logit(prob).reshape(-1, 1))[:, 1]
+        return np.clip(self.mapper.predict(prob), 0.0, 1.0)
+
+
+@dataclass
 class ChurnModel:
     classifier: xgb.XGBClassifier
     baseline: LogisticRegression  # on recency alone
@@ -93,10 +133,19 @@ class ChurnModel:
     params: dict
     window: dict
     use_baseline: bool = False  # score with the recency baseline (see as_baseline)
+    calibration: Calibration | None = None  # None: the booster's own probabilities
+    calibration_note: str = ""  # why there is no calibration, when there is none
 
     def probability(self, x: pd.DataFrame) -> np.ndarray:
+        """The churn probability that is scored and shown: calibrated when a calibration exists."""
         if self.use_baseline:
             return self.baseline_probability(x)
+        raw = self.raw_probability(x)
+        calibration = getattr(self, "calibration", None)  # champions pickled before calibration had none
+        return raw if calibration is None else calibration(raw)
+
+    def raw_probability(self, x: pd.DataFrame) -> np.ndarray:
+        """The booster's own probability (before calibration)."""
         return self.classifier.predict_proba(x[self.feature_names])[:, 1]
 
     def baseline_probability(self, x: pd.DataFrame) -> np.ndarray:
@@ -137,6 +186,7 @@ def build_training_set(
         x_valid=x[is_valid],
         y_valid=labels[is_valid],
         feature_names=list(x.columns),
+        train_row_snapshots=rows["snapshot_date"].to_numpy()[~is_valid],
     )
 
 
@@ -158,11 +208,10 @@ def require_both_classes(y_train: np.ndarray, y_valid: np.ndarray, minimum: int)
         )
 
 
-def train(training_set: TrainingSet, params: Params = Params()) -> ChurnModel:
+def _booster(params: Params) -> xgb.XGBClassifier:
     import xgboost as xgb
-    from sklearn.linear_model import LogisticRegression
 
-    classifier = xgb.XGBClassifier(
+    return xgb.XGBClassifier(
         n_estimators=params.n_estimators,
         max_depth=params.max_depth,
         learning_rate=params.learning_rate,
@@ -175,29 +224,136 @@ def train(training_set: TrainingSet, params: Params = Params()) -> ChurnModel:
         n_jobs=params.n_jobs,
         random_state=params.seed,
     )
-    classifier.fit(training_set.x_train[training_set.feature_names], training_set.y_train)
+
+
+def train(training_set: TrainingSet, params: Params = Params()) -> ChurnModel:
+    from sklearn.linear_model import LogisticRegression
+
+    if params.calibration not in CALIBRATIONS:
+        raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {params.calibration!r}")
+    names = training_set.feature_names
+    classifier = _booster(params)
+    classifier.fit(training_set.x_train[names], training_set.y_train)
     baseline = LogisticRegression().fit(
         training_set.x_train[[BASELINE_FEATURE]].to_numpy(), training_set.y_train
     )
-    return ChurnModel(classifier, baseline, training_set.feature_names, asdict(params), training_set.window())
+    calibration, note = fit_calibration(training_set, params)
+    return ChurnModel(
+        classifier, baseline, names, asdict(params), training_set.window(),
+        calibration=calibration, calibration_note=note,
+    )  # fmt: skip
+
+
+def out_of_fold(training_set: TrainingSet, params: Params) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Forward folds over the training snapshots: each of the latest `calibration_snapshots` (never
+    the first) predicted by a booster fitted only on the training snapshots before it. Returns the
+    pooled (booster probability, label) pairs and the snapshots predicted; empty with one snapshot.
+    A fold whose earlier rows lack one class is left out (a booster cannot be fitted on one class)."""
+    snaps = training_set.train_row_snapshots
+    dates = sorted(set(snaps)) if snaps is not None else []
+    names, y = training_set.feature_names, training_set.y_train
+    probs, labels, used = [], [], []
+    for snapshot in dates[1:][-params.calibration_snapshots :] if params.calibration_snapshots > 0 else []:
+        before, this = snaps < snapshot, snaps == snapshot
+        if len(set(y[before])) < 2:
+            continue
+        booster = _booster(params).fit(training_set.x_train.loc[before, names], y[before])
+        probs.append(booster.predict_proba(training_set.x_train.loc[this, names])[:, 1])
+        labels.append(y[this])
+        used.append(str(snapshot))
+    if not probs:
+        return np.array([]), np.array([]), []
+    return np.concatenate(probs), np.concatenate(labels), used
+
+
+def fit_calibration(training_set: TrainingSet, params: Params) -> tuple[Calibration | None, str]:
+    """The calibration map of `params.calibration` on the out-of-fold predictions, or (None, why not)."""
+    if params.calibration == "none":
+        return None, "calibration off (Params.calibration='none')"
+    prob, y, used = out_of_fold(training_set, params)
+    if not len(y) or len(set(y)) < 2:
+        return None, (
+            "not calibrated: no training snapshot has earlier ones of both classes to fit a fold "
+            f"booster on ({len(training_set.train_snapshots)} training snapshot(s))"
+        )
+    if params.calibration == "sigmoid":
+        from sklearn.linear_model import LogisticRegression
+
+        mapper = LogisticRegression(C=1e4).fit(_logit(prob).reshape(-1, 1), y)
+        if mapper.coef_[0, 0] <= 0:  # the fold boosters rank no better than chance: no monotone map
+            return None, f"not calibrated: the out-of-fold booster scores on {used} do not rank churn"
+    else:
+        from sklearn.isotonic import IsotonicRegression
+
+        mapper = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(prob, y)
+    return Calibration(params.calibration, mapper, int(len(y)), used), ""
+
+
+def _logit(prob: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(prob, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def chance_ece(y: np.ndarray, bins: int = ECE_BINS) -> float:
+    """The ECE a perfectly calibrated model would still show on these rows, by chance: each bin's
+    observed rate is a binomial draw around its mean probability, E|gap| = sqrt(2/pi) * sd with
+    sd = sqrt(p (1 - p) / rows per bin) at the overall churn rate p. About 0.07 on 300 validation rows,
+    0.02 on 3,600: the ECE rail's tolerance, so the rule tightens as the shop grows."""
+    p = float(np.mean(y))
+    return float(np.sqrt(2 / np.pi) * np.sqrt(p * (1 - p) / (len(y) / bins)))
 
 
 def evaluate(model: ChurnModel, training_set: TrainingSet, params: Params = Params()) -> Evaluation:
-    y = training_set.y_valid
-    prob = model.probability(training_set.x_valid)
+    """Model (calibrated) vs the recency baseline on the validation snapshot; primary ROC AUC.
+
+    Guard rails: the model may not win on ranking while its probabilities get worse: Brier score
+    within BRIER_TOLERANCE of the baseline's, and ECE within the chance ECE of these rows (see
+    `chance_ece`) of the baseline's."""
+    y, x = training_set.y_valid, training_set.x_valid
+    prob = model.probability(x)
+    base = model.baseline_probability(x)
+    scores = metrics.classification_report(y, prob)
+    calibration = getattr(model, "calibration", None)
+    if not model.use_baseline:  # the booster before calibration, beside it (its ranking is the same)
+        raw = model.raw_probability(x)
+        scores |= {
+            "brier_uncalibrated": metrics.brier(y, raw),
+            "ece_uncalibrated": metrics.expected_calibration_error(y, raw, ECE_BINS),
+        }
+    tolerance = chance_ece(y)
+    rails = [
+        GuardRail("brier", higher_is_better=False, tolerance=BRIER_TOLERANCE),
+        GuardRail("ece", higher_is_better=False, tolerance=round(tolerance, 4)),
+    ]
+    split = {**training_set.window(), "horizon_days": params.horizon_days, "ece_tolerance": tolerance}
+    if model.use_baseline:
+        split["calibration"] = "the recency baseline (a logistic regression: calibrated on its training rows)"
+    elif calibration is not None:
+        split["calibration"] = (
+            f"{calibration.method} on {calibration.rows} out-of-fold rows of snapshots {calibration.snapshots}"
+        )
+    else:
+        split["calibration"] = getattr(model, "calibration_note", "") or "none"
     return Evaluation(
-        metrics=metrics.classification_report(y, prob),
-        baseline_metrics=metrics.classification_report(y, model.baseline_probability(training_set.x_valid)),
+        metrics=scores,
+        baseline_metrics=metrics.classification_report(y, base),
         primary_metric="roc_auc",
         higher_is_better=True,
         baseline_name="logistic regression on recency_days",
-        split={**training_set.window(), "horizon_days": params.horizon_days},
-        extra_markdown=calibration_markdown(y, prob),
+        split=split,
+        extra_markdown=calibration_markdown(
+            y, prob, base, None if model.use_baseline or calibration is None else model.raw_probability(x)
+        ),
+        guard_rails=rails,
     )
 
 
-def calibration_markdown(y: np.ndarray, prob: np.ndarray) -> str:
-    table = metrics.calibration_table(y, prob, bins=10)
+def calibration_markdown(
+    y: np.ndarray, prob: np.ndarray, baseline: np.ndarray | None = None, raw: np.ndarray | None = None
+) -> str:
+    """The reliability diagram (mean predicted vs observed churn per decile of predicted probability:
+    model, booster before calibration, baseline, the diagonal) and the model's deciles as a table."""
+    table = metrics.calibration_table(y, prob, bins=ECE_BINS)
     lines = [
         "Calibration on the validation snapshot (deciles of predicted churn probability)",
         "",
@@ -207,7 +363,34 @@ def calibration_markdown(y: np.ndarray, prob: np.ndarray) -> str:
     lines += [
         f"| {r.bin} | {r.rows} | {r.mean_predicted:.3f} | {r.observed_rate:.3f} |" for r in table.itertuples()
     ]
-    return "\n".join(lines)
+    curves = {"model": (prob, "tab:blue", "-")}
+    if raw is not None:
+        curves["booster before calibration"] = (raw, "tab:blue", ":")
+    if baseline is not None:
+        curves["recency baseline"] = (baseline, "tab:orange", "--")
+    return "\n".join(lines) + "\n\n" + reliability_png(y, curves)
+
+
+def reliability_png(y: np.ndarray, curves: dict[str, tuple[np.ndarray, str, str]]) -> str:
+    from ml.plots import figure, png_markdown
+
+    fig, ax = figure(4.6, 3.4)
+    ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, label="perfectly calibrated")
+    for name, (prob, color, style) in curves.items():
+        t = metrics.calibration_table(y, prob, bins=ECE_BINS)
+        ece = metrics.expected_calibration_error(y, prob, ECE_BINS)
+        ax.plot(
+            t["mean_predicted"], t["observed_rate"], color=color, ls=style, marker="o", ms=3, lw=1.2,
+            label=f"{name} (ECE {ece:.3f})",
+        )  # fmt: skip
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("mean predicted churn probability (decile)", fontsize=8)
+    ax.set_ylabel("observed churn rate", fontsize=8)
+    ax.set_title("churn reliability on the validation snapshot", fontsize=9)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7, loc="upper left")
+    return png_markdown(fig, "churn calibration curve: mean predicted vs observed churn per decile")
 
 
 def scoring_rows(conn: psycopg.Connection, as_of: dt.date, params: Params) -> pd.DataFrame:

@@ -1,4 +1,6 @@
-"""Prophet per series (total and each category, units and revenue), fitted and forecast.
+"""Prophet per series (total and each category, units and revenue), fitted and forecast; each series
+written with the forecaster its backtest chose (Prophet or weekly seasonal naive) and an interval
+calibrated on the backtest's errors (ml/forecast/intervals.py).
 
 Why one Prophet per series: categories differ in size and weekly shape; multiplicative seasonality
 lets the same weekly/holiday multipliers scale with a growing shop. MAP fits (no MCMC) and a few
@@ -7,8 +9,12 @@ hundred uncertainty samples keep the 30-odd fits of a run to seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
+import json
 import logging
+import math
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +27,17 @@ import pandas as pd
 from ml.core import to_date
 from ml.forecast.calendar import shop_events
 from ml.forecast.data import MEASURES, TrainingSet, series_with_sales
+from ml.forecast.intervals import (
+    NAIVE,
+    SeriesCalibration,
+    apply,
+    calibrate,
+    conformal_quantile,
+    fallback,
+    naive_scale,
+    weeks_ahead,
+)
+from ml.forecast.metrics import WEEK
 
 
 def _quiet_logs() -> None:
@@ -45,8 +62,10 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Params:
     horizon_days: int = 90  # forecast length written to ml.demand_forecast
-    interval_width: float = 0.8  # width of the prediction interval
-    uncertainty_samples: int = 200  # Prophet's simulation draws for the interval (0 = no interval)
+    interval_width: float = 0.8  # nominal coverage of the prediction interval (calibrated, see intervals.py)
+    # Prophet's simulation draws for its own interval (0 = none): not what is written (see
+    # intervals.py), only reported beside it as `interval_coverage_total_uncalibrated`
+    uncertainty_samples: int = 200
     seasonality_mode: str = "multiplicative"  # the shop's weekday/holiday effects scale with demand
     # trend flexibility: the shop's customer base compounds, so growth bends late in the history
     # (Prophet's 0.05 / 0.8 missed it in the backtest: sMAPE 0.88x seasonal naive vs 0.72x)
@@ -56,7 +75,10 @@ class Params:
     yearly_seasonality: str = "auto"  # 'auto' (Prophet: on from two years of history), 'on', 'off'
     shop_events: bool = True  # the shop's retail calendar (BFCM, December gifting) as holidays
     country_holidays: str = ""  # e.g. 'US' adds public holidays from the `holidays` package
-    backtest_origins: int = 3  # rolling origins, the latest one `backtest_horizon_days` before as_of
+    # rolling origins, the latest one `backtest_horizon_days` before as_of. The earliest only teaches
+    # the later ones (which forecaster per series, interval calibration); the others are scored, each
+    # with what the origins before it taught (see ml/forecast/intervals.py)
+    backtest_origins: int = 4
     backtest_horizon_days: int = 28
     # also written: the `recent_days` before as_of, forecast by models fitted only on the days before
     # them (out of sample), so the Demand dashboard and the demand insights compare actuals with a
@@ -66,17 +88,46 @@ class Params:
 
 @dataclass
 class ForecastModel:
-    """Fitted Prophets keyed by (category, measure); trained on days before `as_of`."""
+    """Fitted Prophets keyed by (category, measure); trained on days before `as_of`, with the backtest
+    that chose each series' forecaster and calibrated its interval (ml/forecast/intervals.py)."""
 
     as_of: dt.date
     params: Params
     prophets: dict[tuple[str, str], Prophet] = field(default_factory=dict)
     # fitted on the days before as_of - recent_days: the out-of-sample forecast of the recent past
     recent: dict[tuple[str, str], Prophet] = field(default_factory=dict)
+    backtest: pd.DataFrame | None = None  # every origin's forecasts and actuals (backtest.run_backtest)
+    fingerprint: str = ""  # of the training set and params the backtest was run on
+    calibration: dict[tuple[str, str], SeriesCalibration] = field(default_factory=dict)  # all origins
+    # from the origins before as_of - recent_days only: the recent past is shown out of sample
+    recent_calibration: dict[tuple[str, str], SeriesCalibration] = field(default_factory=dict)
+    use_baseline: bool = False  # every series by seasonal naive (see as_baseline)
 
     @property
     def categories(self) -> list[str]:
         return sorted({c for c, _ in self.prophets})
+
+    def methods(self) -> dict[tuple[str, str], str]:
+        """The forecaster each series is written with (getattr: a model pickled before calibration)."""
+        baseline, learned = getattr(self, "use_baseline", False), getattr(self, "calibration", {})
+        return {key: NAIVE if baseline else learned.get(key, fallback(1.0)).method for key in self.prophets}
+
+
+def as_baseline(model: ForecastModel) -> ForecastModel:
+    """The same fitted model forecasting every series by seasonal naive with its calibrated interval:
+    what the registry promotes when no champion exists and the candidate lost to its baseline or broke
+    a guard rail. Its evaluation reports the baseline's metrics as the model's."""
+    return dataclasses.replace(model, use_baseline=True)
+
+
+def fingerprint(training_set: TrainingSet, params: Params) -> str:
+    """What a backtest depends on: as_of, the daily series and every param but the written horizons."""
+    relevant = {
+        k: v for k, v in dataclasses.asdict(params).items() if k not in ("horizon_days", "recent_days")
+    }
+    digest = hashlib.sha256(f"{training_set.as_of}|{json.dumps(relevant, sort_keys=True)}|".encode())
+    digest.update(pd.util.hash_pandas_object(training_set.daily, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _yearly(value: str):
@@ -130,20 +181,76 @@ def forecast_series(model: Prophet, start: dt.date, days: int) -> pd.DataFrame:
 
 
 def train(training_set: TrainingSet, params: Params | None = None) -> ForecastModel:
-    """Fit every series on all history before as_of."""
+    """Run the rolling-origin backtest (it chooses each series' forecaster and calibrates the
+    intervals), then fit every series on all history before as_of. The latest backtest origin's fits
+    are the recent past's out-of-sample models when it starts the recent window; else those are fitted."""
+    from ml.forecast.backtest import run_backtest
+
     params = params or Params()
+    recent_start = training_set.as_of - dt.timedelta(days=params.recent_days)
+    # an origin's fits forecast its backtest horizon (their holiday calendar ends there)
+    keep = recent_start if 0 < params.recent_days <= params.backtest_horizon_days else None
+    backtest, at_recent = run_backtest(training_set, params, keep_models_at=keep)
     horizon_end = training_set.as_of + dt.timedelta(days=params.horizon_days)
-    fitted = ForecastModel(as_of=training_set.as_of, params=params)
+    fitted = ForecastModel(
+        as_of=training_set.as_of,
+        params=params,
+        backtest=backtest,
+        fingerprint=fingerprint(training_set, params),
+        calibration=calibrate(backtest, params.interval_width),
+        recent_calibration=calibrate(backtest, params.interval_width, before=recent_start),
+    )
     for category in training_set.categories:
         for measure in MEASURES:
             frame = training_set.series(category, measure)
             fitted.prophets[(category, measure)] = fit_series(frame, params, horizon_end)
             if params.recent_days > 0:
-                cut = pd.Timestamp(training_set.as_of - dt.timedelta(days=params.recent_days))
-                earlier = frame[frame["ds"] < cut]
+                if (category, measure) in at_recent:
+                    fitted.recent[(category, measure)] = at_recent[(category, measure)]
+                    continue
+                earlier = frame[frame["ds"] < pd.Timestamp(recent_start)]
                 if len(earlier) >= 14:  # two weeks at least, as the backtest asks of an origin
                     fitted.recent[(category, measure)] = fit_series(earlier, params, horizon_end)
     return fitted
+
+
+def forecast_frame(history: pd.DataFrame, prophet: Prophet | None, start: dt.date, days: int) -> pd.DataFrame:
+    """What a calibration is applied to, for `days` days from `start`: Prophet's yhat and interval
+    (NaN without a Prophet), seasonal naive from `history` (ds, y: the days before the forecast), the
+    days since the last observed one (`step`) and seasonal naive's scale (intervals.naive_scale)."""
+    ds = pd.date_range(pd.Timestamp(start), periods=days, freq="D")
+    last = pd.Timestamp(history["ds"].max())
+    step = np.asarray((ds - last).days, dtype=float)
+    source = ds - pd.to_timedelta(WEEK * weeks_ahead(step), unit="D")  # the same weekday, last seen
+    naive = history.set_index("ds")["y"].reindex(source).to_numpy(dtype=float)
+    out = pd.DataFrame({"ds": ds, "naive": naive, "step": step, "scale": naive_scale(history["y"])[0]})
+    if prophet is None:
+        return out.assign(yhat=np.nan, yhat_lower=np.nan, yhat_upper=np.nan)
+    fc = forecast_series(prophet, start, days)
+    return out.assign(**{c: fc[c].to_numpy() for c in ("yhat", "yhat_lower", "yhat_upper")})
+
+
+def series_forecast(
+    model: ForecastModel, key: tuple[str, str], start: dt.date, days: int, recent: bool = False
+) -> pd.DataFrame | None:
+    """ds, forecast, lower, upper, method of one series: the calibrated forecast of the full model
+    (or, `recent`, of the model fitted before as_of - recent_days, calibrated on earlier origins).
+    Seasonal naive repeats the last week of the Prophet's own history (the days it was fitted on).
+    None for a recent window the history was too short to fit. A series without a calibration (a
+    model pickled before calibration existed) gets the fallback: Prophet, q from its history's
+    weekly differences."""
+    prophet = (model.recent if recent else model.prophets).get(key)
+    if prophet is None:
+        return None
+    history = prophet.history[["ds", "y"]].sort_values("ds")
+    calibrations = getattr(model, "recent_calibration" if recent else "calibration", {})
+    cal = calibrations.get(key) or fallback(
+        conformal_quantile(naive_scale(history["y"])[1], model.params.interval_width)
+    )
+    frame = forecast_frame(history, prophet, start, days)
+    method = NAIVE if getattr(model, "use_baseline", False) else None
+    out = apply(frame, cal, method, calibrated_weeks=math.ceil(model.params.backtest_horizon_days / WEEK))
+    return out[["ds", "forecast", "lower", "upper", "method"]]
 
 
 COLUMN_TYPES = {
@@ -172,7 +279,9 @@ def predict(
 
     The fitted model carries its history; `conn` only says which of its series still have sales
     before as_of, so a model fitted before a source was removed or replaced forecasts no category the
-    shop no longer sells (and nothing at all when no sales are left)."""
+    shop no longer sells (and nothing at all when no sales are left). Each series is forecast by
+    its calibrated forecaster (Prophet or seasonal naive, see ml/forecast/intervals.py); the
+    as_baseline model by seasonal naive everywhere."""
     params = params or model.params
     start = to_date(as_of)
     parts = []
@@ -181,18 +290,20 @@ def predict(
     for category in (c for c in model.categories if c in selling):
         row = None
         for measure in MEASURES:
-            fc = forecast_series(model.prophets[(category, measure)], start, params.horizon_days)
-            past = model.recent.get((category, measure))
+            fc = series_forecast(model, (category, measure), start, params.horizon_days)
+            past = (
+                series_forecast(model, (category, measure), recent_start, params.recent_days, recent=True)
+                if params.recent_days > 0
+                else None
+            )
             if past is not None:  # the recent past, forecast out of sample (see Params.recent_days)
-                fc = pd.concat(
-                    [forecast_series(past, recent_start, params.recent_days), fc], ignore_index=True
-                )
-            fc = fc.rename(
+                fc = pd.concat([past, fc], ignore_index=True)
+            fc = fc.drop(columns="method").rename(
                 columns={
                     "ds": "forecast_date",
-                    "yhat": f"{measure}_forecast",
-                    "yhat_lower": f"{measure}_lower",
-                    "yhat_upper": f"{measure}_upper",
+                    "forecast": f"{measure}_forecast",
+                    "lower": f"{measure}_lower",
+                    "upper": f"{measure}_upper",
                 }
             )
             row = fc if row is None else row.merge(fc, on="forecast_date")

@@ -2,7 +2,9 @@
 docs/ml.md, section LTV."""
 
 from ml.ltv.model import (
+    CHAMPION_KEYS,
     COLUMN_TYPES,
+    GUARD_RAILS,
     OUTPUT_TABLE,
     LtvModel,
     Params,
@@ -10,12 +12,15 @@ from ml.ltv.model import (
     as_baseline,
     build_training_set,
     evaluate,
+    guard_rails,
     predict,
     train,
 )
 
 __all__ = [
+    "CHAMPION_KEYS",
     "COLUMN_TYPES",
+    "GUARD_RAILS",
     "OUTPUT_TABLE",
     "LtvModel",
     "as_baseline",
@@ -23,6 +28,7 @@ __all__ = [
     "TrainingSet",
     "build_training_set",
     "evaluate",
+    "guard_rails",
     "predict",
     "train",
 ]

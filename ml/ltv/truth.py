@@ -31,8 +31,10 @@ def score_against_truth(
     baseline_metrics = metrics.regression_report(joined["actual"], joined["bgnbd_ltv"])
     return {
         "as_of": str(end_date),
+        "snapshot_date": str(predictions["snapshot_date"].max()) if len(predictions) else None,
         "horizon_days": params.horizon_days,
         "trained_on_horizon_days": model.train_horizon_days,
+        "bridged": model.train_horizon_days != model.horizon_days,
         "predicted_customers": len(predictions),
         "matched_truth": len(joined),
         "actual_total": float(joined["actual"].sum()),

@@ -77,3 +77,20 @@ def test_filters_narrow_the_results(dashboard_warehouse, filter_values):
     values = {p.key: None for p in board.parameters} | {"date_from": dt.date(2999, 1, 1)}
     _cols, rows = _run(dashboard_warehouse, native_sql.render(card.sql, values, board.tag_types()))
     assert rows == []
+
+
+def test_revenue_by_model_counts_each_models_revenue_once(dashboard_warehouse):
+    """Every attribution model of the card, rule-based or data-driven (one per method), sums to the
+    attributed revenue once: no model adds up the credits of several methods."""
+    board = next(b for b in load_dashboards() if b.key == "acquisition")
+    card = next(c for c in board.cards if c.key == "revenue_by_model")
+    values = {p.key: None for p in board.parameters}
+    _cols, rows = _run(dashboard_warehouse, native_sql.render(card.sql, values, board.tag_types()))
+    totals: dict[str, float] = {}
+    for _channel, model, revenue in rows:
+        totals[model] = totals.get(model, 0.0) + float(revenue)
+    data_driven = {m for m in totals if m.startswith("data_driven_")}
+    assert {"data_driven_markov", "data_driven_shapley"} <= data_driven
+    reference = totals["last_touch"]
+    for model, total in totals.items():
+        assert total == pytest.approx(reference, rel=0.01), model

@@ -3,6 +3,7 @@ the tiny shop built by dbt."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import pickle
 import re
@@ -12,10 +13,10 @@ import pandas as pd
 import psycopg
 import pytest
 
-from ml import churn
+from ml import churn, metrics, registry
 from ml.churn.features import feature_matrix, load_features, load_orders, readable
 from ml.churn.labels import churn_labels, future_window, time_split
-from ml.churn.model import scoring_rows
+from ml.churn.model import BRIER_TOLERANCE, chance_ece, out_of_fold, scoring_rows
 from ml.churn.truth import score_against_truth
 from ml.core import read_frame, replace_table
 
@@ -84,6 +85,115 @@ def test_readable_feature_names():
     assert readable("recency_days") == "Days since last order"
     assert readable("category_share_brewing_supplies") == "Share of spend on brewing supplies"
     assert readable("channel_paid_social") == "Acquired via paid social"
+
+
+def test_champions_are_compared_only_at_the_same_horizon_and_activity_window():
+    assert churn.CHAMPION_KEYS == ("horizon_days", "active_days")
+    assert all(hasattr(churn.Params(), k) for k in churn.CHAMPION_KEYS)
+
+
+# a booster that overfits (deep trees, a high learning rate, no regularisation) is overconfident
+OVERCONFIDENT = dict(
+    n_estimators=300, max_depth=6, learning_rate=0.3, min_child_weight=1.0, subsample=1.0,
+    colsample_bytree=1.0, reg_lambda=0.0, n_jobs=1,
+)  # fmt: skip
+
+
+def synthetic_set(seed: int = 3, rows: int = 400) -> churn.TrainingSet:
+    """Three monthly training snapshots and a validation one; churn follows recency and one other
+    feature (which the recency baseline cannot see), through a logistic link."""
+    rng = np.random.default_rng(seed)
+    snapshots = [dt.date(2025, m, 1) for m in (1, 2, 3, 4)]
+    xs, ys = [], []
+    for _ in snapshots:
+        recency = rng.uniform(0, 365, rows)
+        other = rng.normal(size=(rows, 5))
+        logit = (recency - 150) / 90 + 2.0 * other[:, 0]
+        ys.append((rng.uniform(size=rows) < 1 / (1 + np.exp(-logit))).astype(int))
+        xs.append(pd.DataFrame(other, columns=[f"f{i}" for i in range(5)]).assign(recency_days=recency))
+    x_train = pd.concat(xs[:-1], ignore_index=True)
+    return churn.TrainingSet(
+        as_of=dt.date(2025, 8, 1),
+        train_snapshots=snapshots[:-1],
+        validation_snapshot=snapshots[-1],
+        x_train=x_train,
+        y_train=np.concatenate(ys[:-1]),
+        x_valid=xs[-1],
+        y_valid=ys[-1],
+        feature_names=list(x_train.columns),
+        train_row_snapshots=np.repeat(np.array(snapshots[:-1], dtype=object), rows),
+    )
+
+
+def test_calibration_makes_an_overconfident_booster_reliable_and_keeps_its_ranking():
+    ts = synthetic_set()
+    params = churn.Params(calibration="sigmoid", **OVERCONFIDENT)
+    model = churn.train(ts, params)
+    m = churn.evaluate(model, ts, params).metrics
+    # measured on the validation snapshot, which neither the booster nor the calibration saw
+    assert m["ece_uncalibrated"] > 0.12 and m["ece"] < m["ece_uncalibrated"] - 0.08
+    assert m["brier"] < m["brier_uncalibrated"] - 0.01
+    # Platt scaling is monotone: the ranking (ROC AUC, the primary metric) is the booster's own
+    raw = model.raw_probability(ts.x_valid)
+    assert m["roc_auc"] == pytest.approx(metrics.roc_auc(ts.y_valid, raw))
+    assert model.calibration.snapshots == ["2025-02-01", "2025-03-01"] and model.calibration.rows == 800
+    isotonic = churn.Params(calibration="isotonic", **OVERCONFIDENT)
+    assert (
+        churn.evaluate(churn.train(ts, isotonic), ts, isotonic).metrics["ece"] < m["ece_uncalibrated"] - 0.08
+    )
+    off = churn.Params(calibration="none", **OVERCONFIDENT)
+    plain = churn.evaluate(churn.train(ts, off), ts, off).metrics
+    assert plain["ece"] == plain["ece_uncalibrated"] == pytest.approx(m["ece_uncalibrated"])
+
+
+def test_calibration_folds_predict_each_snapshot_from_earlier_ones_only():
+    ts = synthetic_set()
+    params = churn.Params(n_estimators=20, n_jobs=1)
+    prob, y, used = out_of_fold(ts, params)
+    assert used == ["2025-02-01", "2025-03-01"] and len(prob) == len(y) == 800
+    # the labels of the latest training snapshot change: its out-of-fold predictions do not (its
+    # booster never saw them), those of the earlier fold do not either (it predates them)
+    flipped = dataclasses.replace(
+        ts, y_train=np.where(ts.train_row_snapshots == dt.date(2025, 3, 1), 1 - ts.y_train, ts.y_train)
+    )
+    prob_flipped, y_flipped, _ = out_of_fold(flipped, params)
+    assert np.array_equal(prob, prob_flipped)
+    assert not np.array_equal(y, y_flipped)
+    # one training snapshot: nothing to fold, no calibration, and the model says why
+    one = dataclasses.replace(
+        ts,
+        train_snapshots=ts.train_snapshots[:1],
+        x_train=ts.x_train[ts.train_row_snapshots == dt.date(2025, 1, 1)].reset_index(drop=True),
+        y_train=ts.y_train[ts.train_row_snapshots == dt.date(2025, 1, 1)],
+        train_row_snapshots=ts.train_row_snapshots[ts.train_row_snapshots == dt.date(2025, 1, 1)],
+    )
+    model = churn.train(one, params)
+    assert model.calibration is None and "not calibrated" in model.calibration_note
+    assert np.array_equal(model.probability(one.x_valid), model.raw_probability(one.x_valid))
+
+
+def test_guard_rails_stop_a_better_ranking_with_worse_probabilities():
+    """The overconfident booster ranks better than recency but its probabilities are worse than the
+    baseline's beyond the rails' tolerance: not promoted; calibrated, the same booster is."""
+    ts = synthetic_set()
+    off = churn.Params(calibration="none", **OVERCONFIDENT)
+    raw = churn.evaluate(churn.train(ts, off), ts, off)
+    assert raw.beats_baseline()
+    decision = registry.decide(raw, None, 0.02)
+    assert not decision.promoted and "ece" in decision.reason
+    assert {r.rail.metric: r.passed for r in decision.rails}["ece"] is False
+    tolerance = {r.metric: r.tolerance for r in raw.guard_rails}
+    assert tolerance["brier"] == BRIER_TOLERANCE
+    assert tolerance["ece"] == pytest.approx(chance_ece(ts.y_valid), abs=1e-4)
+    on = churn.Params(calibration="sigmoid", **OVERCONFIDENT)
+    calibrated = churn.evaluate(churn.train(ts, on), ts, on)
+    assert registry.decide(calibrated, None, 0.02).promoted
+
+
+def test_chance_ece_shrinks_with_the_rows():
+    # sqrt(2 / pi) * sqrt(0.7 * 0.3 / (rows / 10)): 300 rows -> ~0.067, 3,000 -> ~0.021
+    assert chance_ece(np.array([1] * 210 + [0] * 90)) == pytest.approx(0.0669, abs=1e-3)
+    assert chance_ece(np.array([1] * 2100 + [0] * 900)) == pytest.approx(0.0211, abs=1e-3)
 
 
 # --- on the tiny shop ------------------------------------------------------------------------------
@@ -157,12 +267,24 @@ def test_evaluate_reports_model_and_baseline(fitted):
     params, ts, model = fitted
     evaluation = churn.evaluate(model, ts, params)
     assert evaluation.primary_metric == "roc_auc" and evaluation.higher_is_better
+    shared = {"roc_auc", "pr_auc", "brier", "ece", "lift_top_decile"}
+    assert set(evaluation.baseline_metrics) == shared
+    assert set(evaluation.metrics) == shared | {"brier_uncalibrated", "ece_uncalibrated"}
     for scores in (evaluation.metrics, evaluation.baseline_metrics):
-        assert set(scores) == {"roc_auc", "pr_auc", "brier", "lift_top_decile"}
-        assert 0 <= scores["roc_auc"] <= 1 and 0 <= scores["brier"] <= 1
+        assert 0 <= scores["roc_auc"] <= 1 and 0 <= scores["brier"] <= 1 and 0 <= scores["ece"] <= 1
+        assert all(isinstance(v, float) for v in scores.values())
     assert evaluation.split["validation_snapshot"] == str(ts.validation_snapshot)
+    # the tiny shop has two training snapshots: the later one, predicted from the earlier, calibrates
+    assert model.calibration is not None and model.calibration.snapshots == [str(ts.train_snapshots[-1])]
+    assert evaluation.split["calibration"].startswith("sigmoid on ")
+    assert [(r.metric, r.higher_is_better) for r in evaluation.guard_rails] == [
+        ("brier", False),
+        ("ece", False),
+    ]
     deciles = [line for line in evaluation.extra_markdown.splitlines() if re.match(r"\| \d+ \|", line)]
     assert len(deciles) == 10  # ten calibration deciles
+    assert "![churn calibration curve" in evaluation.extra_markdown  # the reliability diagram
+    assert "data:image/png;base64," in evaluation.extra_markdown
 
 
 def test_predict_scores_every_active_customer(conn, fitted, as_of):

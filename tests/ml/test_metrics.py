@@ -46,6 +46,23 @@ def test_calibration_table_bins_by_predicted_probability():
     assert table["observed_rate"].tolist() == pytest.approx([0.5, 1.0])
 
 
+def test_expected_calibration_error_by_hand():
+    # 2 equal-count bins by predicted probability: {0.1 (y=0), 0.3 (y=1)}: mean 0.2 vs rate 0.5 -> 0.3;
+    # {0.7 (1), 0.9 (1)}: 0.8 vs 1.0 -> 0.2; weighted by rows: (2 * 0.3 + 2 * 0.2) / 4
+    assert metrics.expected_calibration_error([1, 0, 1, 1], [0.9, 0.1, 0.3, 0.7], bins=2) == pytest.approx(
+        0.25
+    )
+    # 5 rows in 2 bins: 3 + 2 rows; (0.1, 0.2, 0.3) with one positive: |0.2 - 1/3|; (0.8, 0.9) both: |0.85 - 1|
+    ece = metrics.expected_calibration_error([0, 0, 1, 1, 1], [0.1, 0.2, 0.3, 0.8, 0.9], bins=2)
+    assert ece == pytest.approx((3 * (1 / 3 - 0.2) + 2 * 0.15) / 5)
+    # every bin's mean probability came true: 0
+    assert metrics.expected_calibration_error([0, 1, 0, 1], [0.5] * 4, bins=2) == pytest.approx(0.0)
+    # a confident model that is always wrong: |1 - 0| everywhere
+    assert metrics.expected_calibration_error([0, 0, 1, 1], [1.0, 1.0, 0.0, 0.0], bins=2) == pytest.approx(
+        1.0
+    )
+
+
 def test_mae_and_rmse():
     assert metrics.mae([1, 2, 3], [2, 2, 5]) == pytest.approx(1.0)
     assert metrics.rmse([1, 2, 3], [2, 2, 5]) == pytest.approx(math.sqrt(5 / 3))
@@ -81,6 +98,7 @@ def test_reports_hold_every_metric():
         "roc_auc",
         "pr_auc",
         "brier",
+        "ece",
         "lift_top_decile",
     }
     assert set(metrics.regression_report([1, 2, 3], [1, 2, 4])) == {

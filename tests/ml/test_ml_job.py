@@ -22,14 +22,19 @@ from orchestration.defs.shared.resources import Warehouse
 
 
 @pytest.fixture(scope="module")
-def ml_runs(built_tiny, dbt_warehouse, tiny_world: Path, tmp_path_factory):
+def models_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="module")
+def ml_runs(built_tiny, dbt_warehouse, tiny_world: Path, models_dir: Path):
     """Two materializations of every ML asset against the tiny warehouse; yields (results, as_of)."""
     mp = pytest.MonkeyPatch()
     mp.setenv("WAREHOUSE_TRANSFORMER_URL", dbt_warehouse.role_url("transformer"))
     as_of = json.loads((tiny_world / "world.json").read_text())["end_date"]
     resources = {
         "warehouse": Warehouse(url=dbt_warehouse.role_url("admin")),
-        "model_store": ModelStoreResource(url=str(tmp_path_factory.mktemp("models"))),
+        "model_store": ModelStoreResource(url=str(models_dir)),
         "reference_clock": ReferenceClock(as_of=as_of),
     }
     with psycopg.connect(dbt_warehouse.role_url("admin"), autocommit=True) as conn:
@@ -163,3 +168,40 @@ def test_data_driven_attribution_conserves_credit(ml_runs, dbt_warehouse):
     for method, total, _revenue, negative in rows:
         assert negative == 0, method
         assert total == pytest.approx(float(conversions), rel=0.02), method
+
+
+def test_metadata_shows_the_comparison_and_plots_its_numbers(ml_runs):
+    """The model asset's metadata: the full comparison (model, baseline, naive references, each guard
+    rail) as markdown, every metric as a number, a picture where one was drawn."""
+    results, _ = ml_runs
+    by_asset = {m.asset_key.path[-1]: m for m in results[0].get_asset_materialization_events()}
+    ltv = by_asset["ltv_model"].materialization.metadata
+    if not ltv["skipped"].value:
+        table = ltv["metrics"].value
+        assert "naive: zero" in table and "| guard rail | against |" in table
+        assert isinstance(ltv["metric/mae"].value, float) and isinstance(ltv["naive_zero/mae"].value, float)
+        assert ltv["guard_rails_held"].value + ltv["guard_rails_failed"].value >= 3
+    for name in ("churn_model", "ltv_model", "demand_forecast_model"):
+        meta = by_asset[name].materialization.metadata
+        assert "data:image/png;base64," in meta["metrics"].value, name
+
+
+def test_scoring_refuses_a_champion_trained_for_another_horizon(ml_runs, dbt_warehouse, models_dir: Path):
+    """LTV's horizon is a champion key: asking the scoring step for 273 days while the champion was
+    trained for 365 fails and says why, instead of scoring the old horizon under the new name."""
+    _, as_of = ml_runs
+    resources = {
+        "warehouse": Warehouse(url=dbt_warehouse.role_url("admin")),
+        "model_store": ModelStoreResource(url=str(models_dir)),
+        "reference_clock": ReferenceClock(as_of=as_of),
+    }
+    scoring = [a for a in ml_assets if isinstance(a, dg.AssetsDefinition) and a.node_def.name == "ltv_scores"]
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            scoring, resources=resources, instance=instance, raise_on_error=False,
+            run_config={"ops": {"ltv_scores": {"config": {"horizon_days": 273}}}},
+        )  # fmt: skip
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = str(failure.event_specific_data.error)
+    assert "no promoted ltv model for horizon_days=273" in message and "materialize ml/ltv_model" in message

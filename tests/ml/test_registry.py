@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from ml import registry
-from ml.core import Evaluation, InsufficientData
+from ml.core import Evaluation, GuardRail, InsufficientData
 
 
 def _ev(model: float, baseline: float, higher: bool = True) -> Evaluation:
@@ -47,6 +47,58 @@ def test_promotion_rule_higher_is_better(model, baseline, champion, tolerance, p
 )
 def test_promotion_rule_lower_is_better(model, baseline, champion, promoted):
     assert registry.decide(_ev(model, baseline, higher=False), champion, 0.02).promoted is promoted
+
+
+def _railed(**metrics: tuple[float, float]) -> Evaluation:
+    """An LTV-like evaluation: mae primary (lower is better), model vs baseline per metric, a naive
+    zero predictor as reference, and the guard rails the LTV package uses."""
+    return Evaluation(
+        metrics={k: m for k, (m, _) in metrics.items()},
+        baseline_metrics={k: b for k, (_, b) in metrics.items()},
+        primary_metric="mae", higher_is_better=False, baseline_name="bgnbd",
+        references={"zero": {"mae": 33.0}},
+        guard_rails=[
+            GuardRail("aggregate_error", higher_is_better=False, tolerance=0.02),
+            GuardRail("spearman", higher_is_better=True, tolerance=0.02),
+            GuardRail("mae", higher_is_better=False, against="zero"),
+        ],
+    )  # fmt: skip
+
+
+def test_a_candidate_better_on_the_primary_metric_but_worse_on_a_guard_rail_is_not_promoted():
+    ev = _railed(mae=(31.0, 32.0), aggregate_error=(0.25, 0.10), spearman=(0.60, 0.55))
+    decision = registry.decide(ev, None, 0.02)
+    assert not decision.promoted
+    assert "guard rail failed: aggregate_error 0.2500 fails <= 0.1200" in decision.reason
+    assert [r.passed for r in decision.rails] == [False, True, True]
+    # within the tolerance of the baseline's aggregate error, the same candidate is promoted
+    ok = registry.decide(
+        _railed(mae=(31.0, 32.0), aggregate_error=(0.115, 0.10), spearman=(0.6, 0.55)), None, 0.02
+    )
+    assert ok.promoted and "guard rails held (3)" in ok.reason
+
+
+def test_a_candidate_no_better_than_predicting_zero_is_not_promoted():
+    ev = _railed(mae=(33.5, 40.0), aggregate_error=(0.05, 0.10), spearman=(0.6, 0.55))
+    decision = registry.decide(ev, None, 0.02)
+    assert not decision.promoted and "mae 33.5000 fails <= 33.0000 (zero 33.0000)" in decision.reason
+
+
+def test_guard_rails_against_a_limit_and_not_applicable_metrics():
+    coverage = GuardRail("interval_coverage_error", higher_is_better=False, limit=0.05)
+    per_category = GuardRail("smape_categories", higher_is_better=False, tolerance=0.05)
+    ev = Evaluation(
+        metrics={"smape": 0.2, "interval_coverage_error": 0.08}, baseline_metrics={"smape": 0.3},
+        primary_metric="smape", higher_is_better=False, guard_rails=[coverage, per_category],
+    )  # fmt: skip
+    held = ev.check_rails()
+    assert [r.passed for r in held] == [False, True]
+    assert held[0].bound == 0.05 and "limit 0.0500" in held[0].text
+    assert "n/a" in held[1].text  # a shop without categories has no per-category sMAPE
+    ev.metrics["interval_coverage_error"] = 0.04
+    assert registry.decide(ev, None, 0.02).promoted
+    ev.metrics["interval_coverage_error"] = float("nan")  # undefined where a number is required: fails
+    assert not registry.decide(ev, None, 0.02).promoted
 
 
 def test_model_store_round_trip_local_and_fsspec(tmp_path):
@@ -154,6 +206,7 @@ def test_a_model_runs_table_from_before_skips_is_migrated_once(warehouse):
             "primary_metric", "higher_is_better", "baseline_name", "artifact_uri",
         }  # fmt: skip
         assert nullable["status"] == "NO" and nullable["reason"] == "NO"
+        assert nullable["guard_rails"] == "NO"  # added by the guard-rail migration, '{}' for old rows
         conn.commit()  # trained_at is the transaction's now(): the skip below is a later run
         registry.record_skip(
             conn, model_name="churn", version="v1", as_of=dt.date(2026, 1, 2),
@@ -164,3 +217,27 @@ def test_a_model_runs_table_from_before_skips_is_migrated_once(warehouse):
         assert registry.champion(conn, "churn").version == "v0"  # the skip leaves the champion in place
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("update ml.model_runs set status = 'half-trained'")
+
+
+def test_a_champion_trained_for_other_champion_keys_is_not_the_champion(warehouse):
+    """A model trained for another horizon predicts another quantity: champion() with the run's
+    CHAMPION_KEYS finds only promoted runs trained with the same values; guard rails are recorded."""
+    with psycopg.connect(warehouse.role_url("transformer")) as conn:
+        registry.ensure_table(conn)
+        conn.execute("delete from ml.model_runs where model = 'unit_test_keys'")
+        ev = _railed(mae=(31.0, 32.0), aggregate_error=(0.05, 0.10), spearman=(0.6, 0.55))
+        decision = registry.decide(ev, None, 0.02)
+        registry.record_run(
+            conn, model_name="unit_test_keys", version="h365", as_of=dt.date(2026, 1, 1), evaluation=ev,
+            params={"horizon_days": 365, "n_estimators": 300}, row_counts={}, artifact_uri="memory://x/h365.pkl",
+            decision=decision, champion_version=None, champion_metric=None, train_seconds=1.0,
+        )  # fmt: skip
+        assert registry.champion(conn, "unit_test_keys", {"horizon_days": 365}).version == "h365"
+        assert registry.champion(conn, "unit_test_keys", {"horizon_days": 273}) is None
+        assert registry.champion(conn, "unit_test_keys").version == "h365"  # no keys: any champion
+        rails = conn.execute(
+            "select guard_rails from ml.model_runs where model = 'unit_test_keys'"
+        ).fetchone()[0]
+        assert [r["metric"] for r in rails["rails"]] == ["aggregate_error", "spearman", "mae"]
+        assert all(r["passed"] for r in rails["rails"]) and rails["references"] == {"zero": {"mae": 33.0}}
+        conn.execute("delete from ml.model_runs where model = 'unit_test_keys'")

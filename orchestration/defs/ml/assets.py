@@ -19,6 +19,7 @@ with one, the champion keeps scoring whatever the inputs now hold. Any other exc
 # asset functions' annotations at definition time.
 
 import importlib
+import math
 import time
 from dataclasses import dataclass
 
@@ -26,7 +27,7 @@ import dagster as dg
 import pandas as pd
 
 from ml import registry
-from ml.core import Evaluation, InsufficientData, replace_table
+from ml.core import Evaluation, InsufficientData, RailResult, replace_table
 from orchestration.defs.ml.config import config_class, params_from
 from orchestration.defs.ml.resources import ModelStoreResource
 from orchestration.defs.ops.freshness import ReferenceClock
@@ -43,28 +44,55 @@ class ModelSpec:
     description: str
 
 
-def metrics_markdown(ev: Evaluation) -> str:
-    rows = [f"| metric | model | baseline ({ev.baseline_name}) |", "|---|---|---|"]
+def metrics_markdown(ev: Evaluation, rails: tuple[RailResult, ...] = ()) -> str:
+    """The comparison a promotion was decided on: every metric of the model, its baseline and the
+    naive references side by side, then each guard rail's outcome, then the model's own view
+    (calibration curve, decile capture, backtest plot)."""
+    refs = list(ev.references)
+    head = ["metric", "model", f"baseline ({ev.baseline_name})", *(f"naive: {r}" for r in refs)]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, value in ev.metrics.items():
-        base = ev.baseline_metrics.get(name)
         mark = " (primary)" if name == ev.primary_metric else ""
-        rows.append(f"| {name}{mark} | {value:.4f} | {'' if base is None else f'{base:.4f}'} |")
-    # then the model's own view (calibration table, backtest plot, comparison), when it has one
+        others = [ev.baseline_metrics.get(name), *(ev.references[r].get(name) for r in refs)]
+        cells = [_fmt(value), *(_fmt(v) for v in others)]
+        rows.append(f"| {name}{mark} | " + " | ".join(cells) + " |")
+    if rails:
+        rows += ["", "| guard rail | against | model | must be | held |", "|---|---|---|---|---|"]
+        for r in rails:
+            d = r.as_dict()
+            op = ">=" if r.rail.higher_is_better else "<="
+            bound = "n/a" if r.bound is None else f"{op} {r.bound:.4f}"
+            rows.append(
+                f"| {d['metric']} | {d['against']} | {_fmt(r.value)} | {bound} | {'yes' if r.passed else '**no**'} |"
+            )
     return "\n".join(rows) + (f"\n\n{ev.extra_markdown}" if ev.extra_markdown else "")
 
 
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
 def metric_metadata(ev: Evaluation) -> dict[str, float]:
-    """Every metric of an evaluation as a float (`metric/<name>`, `baseline/<name>`): numeric metadata
-    is what the asset's Plots tab draws run over run; the markdown table beside it is for reading."""
-    return {
+    """Every metric of an evaluation as a float (`metric/<name>`, `baseline/<name>`, the naive
+    references as `naive_<ref>/<name>`): numeric metadata is what the asset's Plots tab draws run over
+    run; the markdown table beside it is for reading. NaN (undefined) metrics are left out."""
+    out = {
         **{f"metric/{k}": float(v) for k, v in ev.metrics.items()},
         **{f"baseline/{k}": float(v) for k, v in ev.baseline_metrics.items()},
+        **{f"naive_{r}/{k}": float(v) for r, m in ev.references.items() for k, v in m.items()},
     }
+    return {k: v for k, v in out.items() if not math.isnan(v)}
 
 
 def skip_metadata(skip: InsufficientData) -> dict:
     """`skipped`, `reason` and the counts it was judged on (as numbers, `input/<name>`)."""
     return {"skipped": True, "reason": skip.reason, **{f"input/{k}": v for k, v in skip.facts.items()}}
+
+
+def champion_keys(pkg, params) -> dict:
+    """The params a champion must share with this run (the package's CHAMPION_KEYS): a model trained
+    for another horizon predicts another quantity and must never score for this one."""
+    return {k: getattr(params, k) for k in getattr(pkg, "CHAMPION_KEYS", ())}
 
 
 def output_column_types(pkg) -> dict[str, dict[str, str]]:
@@ -125,9 +153,18 @@ def model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
                 model = pkg.train(training_set, params)
                 evaluation = pkg.evaluate(model, training_set, params)
             except InsufficientData as skip:
-                return _skipped_model(context, spec, conn, skip, as_of, config, time.monotonic() - started)
+                return _skipped_model(
+                    context,
+                    spec,
+                    conn,
+                    skip,
+                    as_of,
+                    config,
+                    time.monotonic() - started,
+                    champion_keys(pkg, params),
+                )
             train_seconds = time.monotonic() - started
-            champ = registry.champion(conn, spec.name)
+            champ = registry.champion(conn, spec.name, champion_keys(pkg, params))
             champ_metric, champ_note = _champion_metric(pkg, champ, store, training_set, params, context)
             decision = registry.decide(evaluation, champ_metric, config.promotion_tolerance)
             version = registry.new_version(spec.name)
@@ -177,7 +214,9 @@ def model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
                     if champ_metric is not None
                     else {}
                 ),
-                "metrics": dg.MetadataValue.md(metrics_markdown(evaluation)),
+                "guard_rails_held": sum(r.passed for r in decision.rails),
+                "guard_rails_failed": sum(not r.passed for r in decision.rails),
+                "metrics": dg.MetadataValue.md(metrics_markdown(evaluation, decision.rails)),
                 "split": dg.MetadataValue.json(registry.jsonable(evaluation.split)),
                 "artifact": uri,
             },
@@ -192,7 +231,11 @@ def model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
                         if decision.promoted
                         else f"; scoring with {scoring or 'no model: nothing to score with'}"
                     ),
-                    metadata={"candidate": version, "scoring_version": scoring or "none"},
+                    metadata={
+                        "candidate": version,
+                        "scoring_version": scoring or "none",
+                        "comparison": dg.MetadataValue.md(metrics_markdown(evaluation, decision.rails)),
+                    },
                 )
             ],
         )
@@ -200,14 +243,16 @@ def model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
     return _model
 
 
-def _skipped_model(context, spec: ModelSpec, conn, skip: InsufficientData, as_of, config, seconds: float):
+def _skipped_model(
+    context, spec: ModelSpec, conn, skip: InsufficientData, as_of, config, seconds: float, same: dict
+):
     """Record the skipped run; the check fails at WARN (never blocks) and says what scores instead."""
     version = registry.new_version(spec.name)
     registry.record_skip(
         conn, model_name=spec.name, version=version, as_of=as_of, skip=skip, params=config.model_dump(),
         seconds=seconds,
     )  # fmt: skip
-    champ = registry.champion(conn, spec.name)
+    champ = registry.champion(conn, spec.name, same)
     scoring = champ.version if champ else None
     then = (
         f"the champion {scoring} keeps scoring"
@@ -264,7 +309,15 @@ def scoring_asset(spec: ModelSpec) -> dg.AssetsDefinition:
         params = params_from(config, pkg.Params)
         types_of = output_column_types(pkg)
         with warehouse.connect("transformer") as conn:
-            champ = registry.champion(conn, spec.name)
+            same = champion_keys(pkg, params)
+            champ = registry.champion(conn, spec.name, same)
+            if champ is None and same and (other := registry.champion(conn, spec.name)) is not None:
+                wanted = ", ".join(f"{k}={v}" for k, v in same.items())
+                raise dg.Failure(
+                    f"no promoted {spec.name} model for {wanted}: the champion {other.version} was trained "
+                    f"with other values, so it predicts something else; materialize ml/{spec.name}_model "
+                    "with this config first"
+                )
             if champ is None:
                 last = registry.last_run(conn, spec.name)
                 if last is None or last.status != "skipped":

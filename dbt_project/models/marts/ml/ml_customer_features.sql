@@ -1,10 +1,27 @@
 {#- Point-in-time customer features for the ML models: one row per customer per monthly snapshot date
     (the first of each month, from the month after the first order up to the month after the latest
-    order), for customers whose first order is before the snapshot. Every feature uses only what was
+    order), for customers whose first order is before the snapshot; plus a snapshot at the reference
+    date when one is set and is not a first of the month already: var `ml_reference_date`, by default
+    the date part of JOURNEY_AS_OF (a date or an ISO timestamp: the sandbox's "today"), so the models
+    score as of that day rather than as of the 1st. Every feature uses only what was
     known strictly before the snapshot date: orders placed before it and not cancelled before it,
     refunds issued before it, sessions started before it on browsers linked to the customer before it.
     The acquisition channel is the first touch of the first order, which precedes the snapshot.
     No labels here: the ML code builds them from later data. -#}
+{#- The reference date: at parse time (and in sqlfluff, which has no env_var) a placeholder, so the
+    branch that adds its snapshot below is parsed and linted; nothing is built from it then. -#}
+{%- set reference_date = '2000-01-15' -%}
+{%- if execute -%}
+    {%- set reference_date = ((var('ml_reference_date', env_var('JOURNEY_AS_OF', '')) or '') | string | trim)[:10] -%}
+    {%- set date_digits = reference_date[:4] ~ reference_date[5:7] ~ reference_date[8:10] -%}
+    {%- if reference_date and not (
+        reference_date | length == 10 and reference_date[4] == '-' and reference_date[7] == '-' and date_digits.isdigit()
+    ) -%}
+        {{ exceptions.raise_compiler_error(
+            "ml_reference_date (or JOURNEY_AS_OF) must be a date or an ISO timestamp, got '" ~ reference_date ~ "'"
+        ) }}
+    {%- endif -%}
+{%- endif -%}
 {%- set categories = [] -%}
 {%- if execute -%}
     {%- set result = run_query(
@@ -48,7 +65,7 @@ bounds as (
     from customers
 ),
 
-snapshots as (
+monthly_snapshots as (
     select
         cast(months.month_start as date) as snapshot_date,
         {{ utc_midnight('months.month_start') }} as snapshot_at
@@ -56,6 +73,18 @@ snapshots as (
     cross join lateral generate_series(
         bounds.first_month + interval '1 month', bounds.last_month + interval '1 month', interval '1 month'
     ) as months (month_start)
+),
+
+snapshots as (
+    select * from monthly_snapshots
+    {%- if reference_date %}
+    union all
+    -- the reference date's own snapshot (what was known before its 00:00 UTC)
+    select
+        cast('{{ reference_date }}' as date) as snapshot_date,
+        {{ utc_midnight("cast('" ~ reference_date ~ "' as date)") }} as snapshot_at
+    where cast('{{ reference_date }}' as date) not in (select monthly_snapshots.snapshot_date from monthly_snapshots)
+    {%- endif %}
 ),
 
 orders_known as (
