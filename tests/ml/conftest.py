@@ -41,7 +41,13 @@ def empty_marts(built_tiny, dbt_warehouse: WarehouseSettings) -> WarehouseSettin
 def order_history_only(built_tiny, dbt_warehouse: WarehouseSettings) -> WarehouseSettings:
     """The tiny shop's orders and line items without tracked events, ad platforms or a product
     taxonomy (every product 'uncategorised'): what an imported order history builds."""
-    settings = copy_database(dbt_warehouse, "journey_ml_order_history", schema_only=False)
+    return order_history_copy(dbt_warehouse, "journey_ml_order_history")
+
+
+def order_history_copy(dbt_warehouse: WarehouseSettings, database: str) -> WarehouseSettings:
+    """A copy of the tiny build named `database` as an imported order history builds it: orders and
+    line items, no tracked events, no ad platforms, every product 'uncategorised'."""
+    settings = copy_database(dbt_warehouse, database, schema_only=False)
     empty_tables(settings, *NO_JOURNEY_TABLES)
     with psycopg.connect(settings.role_url("admin"), autocommit=True) as conn:
         conn.execute("update marts.dim_products set category = 'uncategorised'")

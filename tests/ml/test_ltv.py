@@ -38,8 +38,8 @@ from ml.ltv.bgnbd import (
 from ml.ltv.model import customer_stats, fit_baseline
 from ml.ltv.truth import score_against_truth
 from ml.registry import decide
-from tests.ml.conftest import NO_JOURNEY_TABLES
-from tests.ml.copies import copy_database, empty_tables
+from tests.ml.conftest import order_history_copy
+from tests.ml.copies import copy_database
 
 DATA = Path(__file__).parent / "data"
 # Fader, Hardie & Lee (2005), BG/NBD fitted to the CDNOW sample (weeks)
@@ -488,12 +488,7 @@ def test_score_against_truth(conn, fitted, tiny_world):
 def order_history(built_tiny, dbt_warehouse):
     """The `order_history_only` shop (tests/ml/conftest.py), in a copy of its own: other modules empty
     that fixture's tables after their runs."""
-    settings = copy_database(dbt_warehouse, "journey_ml_ltv_orders", schema_only=False)
-    empty_tables(settings, *NO_JOURNEY_TABLES)
-    with psycopg.connect(settings.role_url("admin"), autocommit=True) as connection:
-        connection.execute("update marts.dim_products set category = 'uncategorised'")
-        connection.execute("update marts.fct_order_items set category = 'uncategorised'")
-    return settings
+    return order_history_copy(dbt_warehouse, "journey_ml_ltv_orders")
 
 
 def test_an_order_history_without_journeys_trains(order_history, tiny_as_of):
