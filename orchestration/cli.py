@@ -181,11 +181,28 @@ def _sandbox_dir(size: str, out: str | None) -> Path:
     return Path(out).resolve() if out else local_dir() / "sandbox" / size
 
 
+def _incident_specs(ctx: click.Context, param: click.Parameter, specs: tuple[str, ...]) -> tuple[str, ...]:
+    """Fail on a malformed --incident before anything is generated."""
+    from ingestion.sandbox.shop.incidents import parse_incident
+
+    for spec in specs:
+        try:
+            parse_incident(spec)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return specs
+
+
 @sandbox.command("generate")
 @click.option("--size", default="small", type=click.Choice(["tiny", "small", "large"]))
 @click.option("--seed", default=42, show_default=True, type=int)
 @click.option("--out", default=None, help="output directory (default .local/sandbox/<size>)")
-def sandbox_generate(size: str, seed: int, out: str | None) -> None:
+@click.option(
+    "--incident", "incidents", multiple=True, callback=_incident_specs, metavar="SPEC",
+    help="plant an incident (repeatable): checkout_bug:START:END:DEVICE or payment_outage:START:END "
+    "(UTC dates, inclusive); ground truth in <out>/incidents.json",
+)  # fmt: skip
+def sandbox_generate(size: str, seed: int, out: str | None, incidents: tuple[str, ...]) -> None:
     """Generate a deterministic simulated shop (Parquet + tracked-event landing files + truth/)."""
     import time
 
@@ -193,7 +210,7 @@ def sandbox_generate(size: str, seed: int, out: str | None) -> None:
 
     target = _sandbox_dir(size, out)
     t0 = time.perf_counter()
-    world = generate_world(size, seed, target)
+    world = generate_world(size, seed, target, incidents=list(incidents))
     _print_world(world, target, time.perf_counter() - t0)
 
 
@@ -248,6 +265,13 @@ def _print_world(world: dict, target: Path, seconds: float) -> None:
     )
     for table, rows in sorted(world.get("counts", {}).items()):
         click.echo(f"  {table:<28} {rows:>12,}")
+    import json
+
+    truth = target / "incidents.json"
+    if world.get("incidents") and truth.exists():
+        for row in json.loads(truth.read_text()):
+            click.echo(f"  incident {row['spec']}: {row['sessions_affected']:,} sessions failed at "
+                       f"{row['step']}, {row['orders_lost']:,} orders lost")  # fmt: skip
 
 
 # -- collector ------------------------------------------------------------------------------

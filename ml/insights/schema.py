@@ -13,18 +13,20 @@ class Evidence(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    metric: str = Field(description="Metric path as named in the context JSON")
-    value: float | str = Field(description="The value of that metric, copied from the context")
+    metric: str = Field(description="Metric path in the context JSON: dotted, [i] for list items")
+    value: float | str = Field(description="The value of that metric, copied exactly from the context")
 
 
 class Insight(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     headline: str = Field(description="One short sentence")
-    observation: str = Field(description="What the numbers show, citing only numbers present in the context")
+    observation: str = Field(
+        description="What the numbers show; every number written is the value of a cited metric, in its unit"
+    )
     recommendation: str = Field(description="What to do or look at next")
     priority: Literal["high", "medium", "low"]
-    evidence: list[Evidence]
+    evidence: list[Evidence] = Field(description="Every metric whose value the text writes")
 
 
 class InsightList(BaseModel):

@@ -1,6 +1,8 @@
 """`insights.llm_insights`: one row per insight, idempotent per (run_date, topic). A topic without data
 for a run date gets one row of its own (`status = 'no_data'`, rank 0, the reason as its observation),
 so an analyst sees that the topic ran and why it said nothing; dashboards read `status = 'published'`.
+Rows of the rule-based generator that replaced a failed LLM answer carry `fallback_reason`; the LLM's
+rows of that night stay as `status = 'rejected'` for audit.
 
 Created by the transformer role in schema `insights`, so the warehouse contract's default privileges
 grant SELECT to the read-only `reporter` (Metabase) without an explicit grant here.
@@ -35,6 +37,7 @@ create table if not exists insights.llm_insights (
     completion_tokens integer not null default 0,
     cost_usd numeric(12, 8),
     cache_hit boolean not null default false,
+    fallback_reason text,
     created_at timestamptz not null default now(),
     primary key (run_date, topic, rank)
 )
@@ -43,7 +46,7 @@ create table if not exists insights.llm_insights (
 COLUMNS = (
     "run_date", "topic", "rank", "headline", "observation", "recommendation", "priority", "evidence",
     "generator", "model", "prompt_version", "context_hash", "status", "rejection_reason", "prompt_tokens",
-    "completion_tokens", "cost_usd", "cache_hit",
+    "completion_tokens", "cost_usd", "cache_hit", "fallback_reason",
 )  # fmt: skip
 
 
@@ -65,6 +68,7 @@ class InsightRow:
     completion_tokens: int = 0
     cost_usd: float | None = None
     cache_hit: bool = False
+    fallback_reason: str | None = None  # set on the rules' rows that replaced a failed LLM answer
 
 
 STATUS_CHECK = "llm_insights_status_check"
@@ -88,6 +92,13 @@ def ensure_tables(conn: psycopg.Connection) -> None:
                 f"alter table insights.llm_insights add constraint {STATUS_CHECK} "
                 "check (status in ('published', 'rejected', 'no_data'))"
             )
+    # tables created before the rules fallback: add its label (only then: no lock otherwise)
+    has_fallback = conn.execute(
+        "select 1 from information_schema.columns where table_schema = 'insights' "
+        "and table_name = 'llm_insights' and column_name = 'fallback_reason'"
+    ).fetchone()
+    if has_fallback is None:
+        conn.execute("alter table insights.llm_insights add column if not exists fallback_reason text")
 
 
 def no_data_row(topic: str, reason: str, context_hash: str, prompt_version: str) -> InsightRow:
@@ -122,5 +133,6 @@ def replace_topic(conn: psycopg.Connection, run_date: dt.date, topic: str, rows:
                     run_date, topic, r.rank, r.headline, r.observation, r.recommendation, r.priority,
                     Jsonb(r.evidence), r.generator, r.model, r.prompt_version, r.context_hash, r.status,
                     r.rejection_reason, r.prompt_tokens, r.completion_tokens, r.cost_usd, r.cache_hit,
+                    r.fallback_reason,
                 ),
             )  # fmt: skip

@@ -1,6 +1,6 @@
 """`make bench`: every figure the issues ask for, printed and merged into .local/bench/results.json.
 
-BENCH_ONLY=events,ml,nightly,dev_materialize runs a subset.
+BENCH_ONLY=events,ml,nightly,dev_materialize,insights runs a subset.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ BENCHES = {
     "ml": "tests.bench.ml_truth",  # models scored against the simulated shop's truth (issue 6)
     "nightly": "tests.bench.nightly",  # full rebuild vs one new day (issues 5 and 8)
     "dev_materialize": "tests.bench.dev_materialize",  # one mart from the `journey dev` UI (issue 18)
+    "insights": "tests.bench.insights_detection",  # planted incidents surfaced by the insights (issue 15)
 }
 
 

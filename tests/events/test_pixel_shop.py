@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from ingestion.events.pixel import default_mapping
 
 PIXEL_LIBRARY = {"name": "journey-pixel", "version": "1"}
-CHECKOUT_EVENTS = {"Checkout Started", "Order Completed"}
+CHECKOUT_EVENTS = {"Checkout Started", "Payment Info Entered", "Checkout Error", "Order Completed"}
 
 
 def _events(world: Path) -> list[dict]:

@@ -4,6 +4,7 @@ OpenAI-compatible HTTP server with scripted answers (real HTTP through the `open
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,8 @@ from starlette.routing import Route
 
 from ingestion.sandbox.emulators.server import BackgroundServer
 from ingestion.warehouse import WarehouseSettings
+from ml.insights import rules
+from ml.insights.grounding import Metric, context_metrics
 
 # every table the ML assets write (the insight topics read three of them)
 ML_OUTPUTS = (
@@ -29,9 +32,13 @@ create table ml.churn_scores as
 select customer_id, (select max(order_date) from marts.fct_order_items) as snapshot_date,
        p as churn_probability,
        case when p >= 0.7 then 'high' when p >= 0.4 then 'medium' else 'low' end as risk_band,
-       'days_since_last_order' as driver_1,
-       case when p > 0.5 then 'order_count' else 'avg_order_value' end as driver_2,
-       'sessions_last_30d' as driver_3, 'test' as model_version, now() as scored_at
+       -- drivers as ml.churn writes them: "<feature>: <value> (raises|lowers risk)"
+       'Days since last order: ' || (abs(hashtext(customer_id::text)) % 300) || ' (raises risk)' as driver_1,
+       case when p > 0.5 then 'Order count: ' || (abs(hashtext(customer_id::text)) % 3 + 1) || ' (raises risk)'
+            else 'Avg order value: none (lowers risk)' end as driver_2,
+       case when p > 0.3 then 'Acquired via paid social (raises risk)'
+            else 'Not acquired via paid social (lowers risk)' end as driver_3,
+       'test' as model_version, now() as scored_at
 from (select customer_id, (abs(hashtext(customer_id::text)) % 1000) / 1000.0 as p from marts.dim_customers) s;
 
 create table ml.ltv_predictions as
@@ -92,35 +99,63 @@ def ml_tables(insights_wh: WarehouseSettings) -> Iterator[WarehouseSettings]:
             conn.execute(f"drop table if exists ml.{t}")
 
 
-def first_number(node: Any) -> tuple[str, float] | None:
-    """(path, value) of the first numeric leaf of a context: what a well-behaved model would cite."""
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if isinstance(v, int | float) and not isinstance(v, bool) and v not in (0, 1):
-                return k, v
-            found = first_number(v)
-            if found:
-                return f"{k}.{found[0]}", found[1]
-    if isinstance(node, list):
-        for v in node:
-            found = first_number(v)
-            if found:
-                return found
-    return None
+def _context(body: dict[str, Any]) -> dict[str, Any]:
+    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    return json.loads(user.split("Context JSON:\n", 1)[1])
+
+
+def written(metric: Metric, currency: str | None) -> str:
+    """A metric's value as an insight writes it, in the unit its key implies."""
+    v = metric.value
+    return {
+        "fraction": rules.pct, "points": rules.points, "change": rules.pct_magnitude,
+        "money": lambda x: rules.money(x, currency), "ratio": rules.ratio, "plain": rules.plain,
+    }[metric.unit](v)  # fmt: skip
+
+
+def first_metric(ctx: dict[str, Any]) -> Metric | None:
+    """The first numeric leaf of a context (path with [i] items): what a well-behaved model would cite."""
+    return next((m for m in context_metrics(ctx) if m.value not in (0, 1)), None)
+
+
+def answer(*insights: dict[str, Any]) -> str:
+    return json.dumps({"insights": list(insights)})
 
 
 def grounded_answer(body: dict[str, Any]) -> str:
-    """A valid InsightList citing one number taken from the request's context."""
-    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    ctx = json.loads(user.split("Context JSON:\n", 1)[1])
-    path, value = first_number(ctx) or ("none", 0)
-    return json.dumps({"insights": [{
-        "headline": "A grounded headline",
-        "observation": f"The metric {path} stands at {value}.",
-        "recommendation": "Keep watching it.",
-        "priority": "medium",
-        "evidence": [{"metric": path, "value": value}],
-    }]})  # fmt: skip
+    """A valid InsightList citing one number taken from the request's context, in its unit."""
+    ctx = _context(body)
+    m = first_metric(ctx)
+    name = re.sub(r"\[\d+\]", "", m.path.rsplit(".", 1)[-1]).replace("_", " ") if m else ""
+    text = f"The {name} stands at {written(m, ctx.get('currency'))}." if m else "Nothing moved."
+    return answer({
+        "headline": "A grounded headline", "observation": text, "recommendation": "Keep watching it.",
+        "priority": "medium", "evidence": [{"metric": m.path, "value": m.value}] if m else [],
+    })  # fmt: skip
+
+
+def coincidental_answer(body: dict[str, Any]) -> str:
+    """Cohorts: the newest cohorts' month-1 retention written with the earlier cohorts' value (a number
+    that is in the context, but not the cited metric's)."""
+    h = _context(body)["retention"]["month_1"]
+    return answer({
+        "headline": "Month-1 retention of the newest cohorts",
+        "observation": f"The newest cohorts retained {rules.pct(h['earlier_retained_rate'])} in month 1.",
+        "recommendation": "Keep watching it.", "priority": "medium",
+        "evidence": [{"metric": "retention.month_1.newest_retained_rate", "value": h["newest_retained_rate"]}],
+    })  # fmt: skip
+
+
+def wrong_direction_answer(body: dict[str, Any]) -> str:
+    """Cohorts: the month-1 retention difference with the opposite direction word."""
+    d = _context(body)["retention"]["month_1"]["retained_points"]
+    return answer({
+        "headline": "Month-1 retention moved",
+        "observation": f"Month-1 retention of the newest cohorts {'fell' if d > 0 else 'rose'} "
+        f"{rules.points(d)} vs earlier cohorts.",
+        "recommendation": "Keep watching it.", "priority": "high",
+        "evidence": [{"metric": "retention.month_1.retained_points", "value": d}],
+    })  # fmt: skip
 
 
 def ungrounded_answer(body: dict[str, Any]) -> str:

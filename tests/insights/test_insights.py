@@ -7,17 +7,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import socket
 
 import psycopg
 import pytest
 
-from ml.insights import TOPICS, run_topic
+from ml.insights import TOPICS, rules, run_topic, store
 from ml.insights.grounding import check_insight
-from ml.insights.llm import InsightGenerationError, LLMClient, LLMSettings
-from ml.insights.pipeline import _generate_llm, build_context
+from ml.insights.llm import LLMClient, LLMSettings
+from ml.insights.pipeline import _generate_llm, build_context, rank_rows
 from ml.insights.schema import Evidence, Insight
-from tests.insights.conftest import ungrounded_answer
+from tests.insights.conftest import coincidental_answer, ungrounded_answer, wrong_direction_answer
 
 RUN_DATE = dt.date(2100, 1, 1)  # after the tiny world's end: contexts use the newest data instead
 FAKE_KEY = "sk-test-DO-NOT-LEAK-4b7f1c"
@@ -47,28 +48,40 @@ def _insight(text: str, evidence: list[Evidence] | None = None) -> Insight:
 
 
 @pytest.mark.parametrize(
-    "text, ok",
+    "text, metric, ok",
     [
-        ("conversion was 12.3%", True),  # 0.1234 as a percent, rounded
-        ("conversion was 0.12", True),  # truncated
-        ("revenue 1,234.56", True),
-        ("revenue 1,235", True),
-        ("across 3 channels", False),  # integers need to be in the context
-        ("across 7 channels", True),
-        ("a drop of 4.2%", True),  # magnitude of -0.042
-        ("conversion was 15%", False),
-        ("in 2024-05", True),  # numbers inside context strings
-        ("conversion was 13%", False),  # 12.34 neither rounds nor truncates to 13
-        ("conversion was 12.4%", False),  # 12.34 rounds to 12.3: the last digit is not free
-        ("conversion was 0.13", False),
-        ("revenue 1.2k", True),  # rounded at its scale
-        ("revenue 1.3k", False),
-        ("revenue 1.23456e+03", True),  # exponent notation (str() of a float)
+        ("conversion was 12.3%", "conversion_rate", True),  # 0.1234 as a percent, rounded
+        ("conversion was 12%", "conversion_rate", True),
+        ("conversion was 0.12", "conversion_rate", True),  # the fraction itself
+        (
+            "conversion was 12.4%",
+            "conversion_rate",
+            False,
+        ),  # 12.34 rounds to 12.3: the last digit is not free
+        ("conversion was 13%", "conversion_rate", False),
+        ("revenue $1,234.56", "revenue", True),
+        ("revenue $1,235", "revenue", True),  # whole units
+        ("revenue $1.2k", "revenue", True),  # rounded at its scale
+        ("revenue $1.3k", "revenue", False),
+        ("revenue 1,234.56 EUR", "revenue", False),  # not the shop's currency
+        ("across 7 channels", "channels", True),
+        ("across 3 channels", "channels", False),  # integers need a cited metric too
+        ("across 7 channels", "revenue", False),  # 7 is in the context, but not cited
+        ("conversion fell 4.2 points", "conversion_rate_points", True),  # magnitude of -0.042
+        ("conversion fell 4.2%", "conversion_rate_points", False),  # % for points: unit mismatch
+        ("conversion rose 4.2 points", "conversion_rate_points", False),  # direction against the sign
+        ("in 2024-05, 7 channels", "channels", True),  # a context date, never evidence
+        ("on 2024-05-05, 7 channels", "channels", False),  # an invented date
+        ("5 channels in 2024-05", "channels", False),  # 5 is only part of a date
     ],
 )
-def test_grounding_rounding_percent_and_integers(text, ok):
-    ctx = {"rate": 0.1234, "revenue": 1234.56, "channels": 7, "change": -0.042, "month": "2024-05"}
-    assert (check_insight(_insight(text), ctx) == []) is ok
+def test_grounding_rounding_percent_and_integers(text, metric, ok):
+    ctx = {
+        "currency": "USD", "conversion_rate": 0.1234, "revenue": 1234.56, "channels": 7,
+        "conversion_rate_points": -0.042, "month": "2024-05",
+    }  # fmt: skip
+    insight = _insight(text, [Evidence(metric=metric, value=ctx[metric])])
+    assert (check_insight(insight, ctx) == []) is ok
 
 
 # --- contexts ----------------------------------------------------------------------------------
@@ -92,13 +105,15 @@ def test_contexts_without_ml_tables_say_no_data(insights_wh):
 
 def test_reference_date_is_min_of_run_date_and_data(insights_wh):
     with psycopg.connect(insights_wh.role_url("transformer")) as conn:
-        newest = conn.execute("select max(date_day) from marts.fct_funnel_daily").fetchone()[0]
-        late = build_context(conn, "funnel", RUN_DATE)
-        early = build_context(conn, "funnel", newest - dt.timedelta(days=20))
+        newest = conn.execute("select max(date_day) from marts.fct_campaign_performance_daily").fetchone()[0]
+        late = build_context(conn, "campaigns", RUN_DATE)
+        early = build_context(conn, "campaigns", newest - dt.timedelta(days=20))
+        currency = conn.execute(
+            "select currency_code from marts.fct_orders group by 1 order by count(*) desc limit 1"
+        ).fetchone()[0]
     assert late["reference_date"] == newest.isoformat()
     assert early["reference_date"] == (newest - dt.timedelta(days=20)).isoformat()
-    assert late["step_moved_most"] in late["steps"]
-    assert set(late["by_device"]) and set(late["by_channel"])
+    assert late["currency"] == early["currency"] == currency  # the shop's, at the context's root
 
 
 def test_customers_use_the_snapshot_of_the_run_dates_end(ml_tables):
@@ -162,86 +177,145 @@ def test_no_pii_reaches_the_prompt(ml_tables, fake_openai):
 
 
 def test_valid_answer_published_then_cached(insights_wh, fake_openai):
-    result = run_topic("funnel", RUN_DATE, insights_wh, _llm(fake_openai, "gpt-4o-mini"))
+    result = run_topic("campaigns", RUN_DATE, insights_wh, _llm(fake_openai, "gpt-4o-mini"))
     assert (result.generator, result.published, result.rejected, result.cache_hit) == ("llm", 1, 0, False)
+    assert result.fallback_reason is None
     assert len(fake_openai.requests) == 1
     req = fake_openai.requests[0]
     assert req["model"] == "gpt-4o-mini" and req["response_format"]["type"] == "json_schema"
     assert (result.prompt_tokens, result.completion_tokens) == (1000, 200)
     assert result.cost_usd == pytest.approx((1000 * 0.15 + 200 * 0.60) / 1e6)
-    rows = _rows(insights_wh, "funnel")
-    assert [(r["status"], r["generator"], r["model"], r["prompt_tokens"]) for r in rows] == [
-        ("published", "llm", "gpt-4o-mini", 1000)
-    ]
+    rows = _rows(insights_wh, "campaigns")
+    assert [
+        (r["status"], r["generator"], r["model"], r["prompt_tokens"], r["fallback_reason"]) for r in rows
+    ] == [("published", "llm", "gpt-4o-mini", 1000, None)]
     assert rows[0]["evidence"][0]["metric"]
     # the reporter (Metabase) reads it through default privileges
-    assert len(_rows(insights_wh, "funnel", role="reporter")) == 1
+    assert len(_rows(insights_wh, "campaigns", role="reporter")) == 1
 
-    again = run_topic("funnel", RUN_DATE, insights_wh, _llm(fake_openai, "gpt-4o-mini"))
+    again = run_topic("campaigns", RUN_DATE, insights_wh, _llm(fake_openai, "gpt-4o-mini"))
     assert len(fake_openai.requests) == 1, "second run with the same context must not call the API"
     assert again.cache_hit and again.published == 1 and again.prompt_tokens == 0
-    assert len(_rows(insights_wh, "funnel")) == 1  # idempotent per (run_date, topic)
+    assert len(_rows(insights_wh, "campaigns")) == 1  # idempotent per (run_date, topic)
 
 
-def test_ungrounded_answer_regenerated_once_then_rejected(insights_wh, fake_openai):
+def _assert_fell_back(settings, topic: str, result, reason_has: str, llm_rows: int) -> list[dict]:
+    """The rules published, labelled with why; the LLM's rows (if any) kept as rejected, ranked after."""
+    assert result.generator == "rules" and result.model is None
+    assert reason_has in result.fallback_reason, result.fallback_reason
+    rows = _rows(settings, topic)
+    rules_rows = [r for r in rows if r["generator"] == "rules"]
+    assert rules_rows and all(r["fallback_reason"] == result.fallback_reason for r in rules_rows)
+    assert all(r["status"] == "published" for r in rules_rows), [r["rejection_reason"] for r in rules_rows]
+    llm = [r for r in rows if r["generator"] == "llm"]
+    assert len(llm) == llm_rows and all(r["status"] == "rejected" and r["rejection_reason"] for r in llm)
+    assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+    assert [r["status"] for r in rows] == sorted((r["status"] for r in rows), key=lambda s: s != "published")
+    assert (result.published, result.rejected) == (len(rules_rows), llm_rows)
+    return rows
+
+
+def test_ungrounded_answer_regenerated_once_then_rules_fallback(insights_wh, fake_openai):
     fake_openai.script = [(200, ungrounded_answer), (200, ungrounded_answer)]
     result = run_topic("cohorts", RUN_DATE, insights_wh, _llm(fake_openai, "model-reject"))
     assert len(fake_openai.requests) == 2
     retry_prompt = fake_openai.requests[1]["messages"][-1]["content"]
-    assert "987654.321" in retry_prompt and "not in the context" in retry_prompt
-    assert (result.published, result.rejected) == (0, 1)
-    (row,) = _rows(insights_wh, "cohorts")
-    assert row["status"] == "rejected" and "987654.321" in row["rejection_reason"]
-    assert row["prompt_tokens"] == 2000  # both calls counted
+    assert "987654.321" in retry_prompt and "not the value of any metric in its evidence" in retry_prompt
+    rows = _assert_fell_back(insights_wh, "cohorts", result, "llm answer rejected twice: ", llm_rows=1)
+    (llm,) = [r for r in rows if r["generator"] == "llm"]
+    assert "987654.321" in llm["rejection_reason"] and "987654.321" in result.fallback_reason
+    assert llm["prompt_tokens"] == 2000 and llm["model"] == "model-reject"  # both calls counted
+    # a cached rejected answer falls back again without calling the API
+    again = run_topic("cohorts", RUN_DATE, insights_wh, _llm(fake_openai, "model-reject"))
+    assert len(fake_openai.requests) == 2 and again.cache_hit
+    assert again.fallback_reason == result.fallback_reason
+
+    def key(r):
+        return r["rank"], r["generator"], r["status"], r["headline"], r["fallback_reason"]
+
+    assert [key(r) for r in _rows(insights_wh, "cohorts")] == [key(r) for r in rows]
+
+
+def test_coincidental_number_rejected_then_rules_fallback(insights_wh, fake_openai):
+    """A number that is in the context, but is not the value of the metric the insight cites."""
+    fake_openai.script = [(200, coincidental_answer), (200, coincidental_answer)]
+    result = run_topic("cohorts", RUN_DATE, insights_wh, _llm(fake_openai, "model-coincidence"))
+    assert len(fake_openai.requests) == 2
+    rows = _assert_fell_back(insights_wh, "cohorts", result, "llm answer rejected twice", llm_rows=1)
+    (llm,) = [r for r in rows if r["generator"] == "llm"]
+    assert (
+        "retention.month_1.earlier_retained_rate, which the evidence does not cite" in llm["rejection_reason"]
+    )
+
+
+def test_wrong_direction_word_rejected_then_rules_fallback(insights_wh, fake_openai):
+    fake_openai.script = [(200, wrong_direction_answer), (200, wrong_direction_answer)]
+    result = run_topic("cohorts", RUN_DATE, insights_wh, _llm(fake_openai, "model-direction"))
+    rows = _assert_fell_back(insights_wh, "cohorts", result, "llm answer rejected twice", llm_rows=1)
+    (llm,) = [r for r in rows if r["generator"] == "llm"]
+    assert (
+        "says" in llm["rejection_reason"] and "retention.month_1.retained_points" in llm["rejection_reason"]
+    )
+    # the rules' own month-1 insight states the right direction
+    month_1 = next(r for r in rows if r["generator"] == "rules" and "month-1" in r["headline"])
+    with psycopg.connect(insights_wh.role_url("transformer")) as conn:
+        d = build_context(conn, "cohorts", RUN_DATE)["retention"]["month_1"]["retained_points"]
+    assert ("rose" if d > 0 else "fell") in month_1["headline"]
 
 
 def test_ungrounded_then_grounded_is_published(insights_wh, fake_openai):
     fake_openai.script = [(200, ungrounded_answer)]
     result = run_topic("campaigns", RUN_DATE, insights_wh, _llm(fake_openai, "model-regen"))
     assert len(fake_openai.requests) == 2 and (result.published, result.rejected) == (1, 0)
+    assert result.generator == "llm" and result.fallback_reason is None
 
 
-def test_malformed_json_retried_then_clear_error(insights_wh, fake_openai):
+def test_malformed_json_retried_then_rules_fallback(insights_wh, fake_openai):
     fake_openai.script = [(200, "this is {not json"), (200, '{"insights": [{"headline": 1}]}')]
-    with pytest.raises(InsightGenerationError, match="malformed JSON twice"):
-        run_topic("funnel", RUN_DATE, insights_wh, _llm(fake_openai, "model-malformed"))
+    result = run_topic("campaigns", RUN_DATE, insights_wh, _llm(fake_openai, "model-malformed"))
     assert len(fake_openai.requests) == 2
+    _assert_fell_back(insights_wh, "campaigns", result, "malformed JSON twice", llm_rows=0)
+    assert result.fallback_reason.startswith("llm generation failed: ")
 
 
 def test_malformed_once_then_valid(insights_wh, fake_openai):
     fake_openai.script = [(200, "garbage")]
-    result = run_topic("funnel", RUN_DATE, insights_wh, _llm(fake_openai, "model-malformed-once"))
-    assert len(fake_openai.requests) == 2 and result.published == 1
+    result = run_topic("campaigns", RUN_DATE, insights_wh, _llm(fake_openai, "model-malformed-once"))
+    assert len(fake_openai.requests) == 2 and result.published == 1 and result.generator == "llm"
 
 
-def test_truncated_answer_is_a_clear_error(insights_wh, fake_openai):
+def test_truncated_answer_falls_back_with_a_clear_reason(insights_wh, fake_openai):
     fake_openai.finish_reason = "length"
-    with pytest.raises(InsightGenerationError, match="stopped before a complete answer"):
-        run_topic("funnel", RUN_DATE, insights_wh, _llm(fake_openai, "model-length"))
+    result = run_topic("campaigns", RUN_DATE, insights_wh, _llm(fake_openai, "model-length"))
     assert len(fake_openai.requests) == 1
+    _assert_fell_back(insights_wh, "campaigns", result, "stopped before a complete answer", llm_rows=0)
 
 
 def test_429_and_500_are_retried(insights_wh, fake_openai):
     fake_openai.script = [(429, ""), (500, "")]
-    result = run_topic("funnel", RUN_DATE, insights_wh, _llm(fake_openai, "model-429"))
+    result = run_topic("campaigns", RUN_DATE, insights_wh, _llm(fake_openai, "model-429"))
     assert len(fake_openai.requests) == 3 and result.published == 1
 
 
-def test_unreachable_endpoint_clear_error_and_key_never_logged(insights_wh, fake_openai, caplog, capfd):
+def test_unreachable_endpoint_falls_back_and_key_never_logged(insights_wh, fake_openai, caplog, capfd):
+    """A failed LLM run still replaces the night's rows: yesterday's LLM rows never stay in place."""
     caplog.set_level(logging.DEBUG)
+    run_topic("campaigns", RUN_DATE, insights_wh, _llm(fake_openai, "model-logs"))
+    assert [r["generator"] for r in _rows(insights_wh, "campaigns")] == ["llm"]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
     settings = LLMSettings(
         api_key=FAKE_KEY, base_url=f"http://127.0.0.1:{dead}/v1", model="m", timeout=2, max_retries=1
     )
-    with pytest.raises(InsightGenerationError, match="unreachable") as err:
-        run_topic("funnel", RUN_DATE, insights_wh, settings)
-    run_topic("funnel", RUN_DATE, insights_wh, _llm(fake_openai, "model-logs"))
+    result = run_topic("campaigns", RUN_DATE, insights_wh, settings)
+    rows = _assert_fell_back(insights_wh, "campaigns", result, "unreachable", llm_rows=0)
+    assert result.status == "ok" and result.published == len(rows)
     out, errs = capfd.readouterr()
-    assert FAKE_KEY not in str(err.value) and FAKE_KEY not in repr(settings)
+    assert FAKE_KEY not in result.fallback_reason and FAKE_KEY not in repr(settings)
     assert FAKE_KEY not in caplog.text and FAKE_KEY not in out + errs
-    assert "chat/completions" in caplog.text or fake_openai.requests  # logs were actually captured
+    assert all(FAKE_KEY not in str(v) for r in rows for v in r.values())
+    assert "falling back to the rule-based generator" in caplog.text  # logs were actually captured
 
 
 # --- rules --------------------------------------------------------------------------------------
@@ -265,3 +339,58 @@ def test_demand_counts_days_and_misses_apart(ml_tables):
     # the synthetic forecast doubles every third day, so units and revenue of several categories miss
     assert ctx["misses_outside_interval"] > ctx["days_with_a_miss"] >= len(days) >= 1
     assert ctx["days_with_a_miss"] <= 14
+
+
+def test_rules_present_money_in_the_shops_currency_ratios_and_driver_features(ml_tables):
+    with psycopg.connect(ml_tables.role_url("transformer")) as conn:
+        contexts = {t: build_context(conn, t, RUN_DATE) for t in ("campaigns", "customers", "demand")}
+    currency = contexts["campaigns"]["currency"]
+    assert {c["currency"] for c in contexts.values()} == {currency}
+    symbol = rules.CURRENCY_SYMBOLS.get(currency)
+    for topic, ctx in contexts.items():
+        for ins in rules.generate(topic, ctx).insights:
+            assert check_insight(ins, ctx) == [], (topic, ins)
+            for amount in re.findall(r"[$€£]?\d[\d,]*\.\d\d(?: [A-Z]{3})?", ins.observation):
+                if amount[0] in "$€£" or amount.endswith(currency):
+                    assert amount.startswith(symbol) if symbol else amount.endswith(f" {currency}"), amount
+    ltv = rules.generate("customers", contexts["customers"]).insights[-1]
+    assert "predicted LTV" in ltv.observation and (symbol or currency) in ltv.observation
+    campaigns = rules.generate("campaigns", contexts["campaigns"]).insights
+    roas = [i for i in campaigns if "ROAS" in i.headline]
+    for ins in roas:  # ROAS with 2 decimals
+        assert re.search(r"went from \d+\.\d{2} to \d+\.\d{2}[,.]", ins.observation), ins.observation
+    # churn drivers grouped by feature: one entry per feature, with the band's customers
+    bands = contexts["customers"]["churn_risk"]["bands"]
+    for band in bands.values():
+        features = [d["feature"] for d in band["top_drivers"]]
+        assert len(features) == len(set(features)) and features, band
+        assert not [f for f in features if ":" in f or "risk)" in f or f.startswith("Not ")], features
+        by_feature = {d["feature"]: d["customers"] for d in band["top_drivers"]}
+        # every synthetic customer has "Days since last order" and a paid-social driver (or its negation)
+        assert by_feature["Days since last order"] == band["customers"]
+        assert by_feature["Acquired via paid social"] == band["customers"]
+    churn = rules.generate("customers", contexts["customers"]).insights[0]
+    top = max(bands.values(), key=lambda b: b["avg_churn_probability"])
+    assert f"Days since last order ({top['customers']:,} customers)" in churn.observation
+
+
+def test_published_rows_rank_by_priority_then_generator_order():
+    def row(priority: str, status: str = "published", headline: str = "") -> store.InsightRow:
+        return store.InsightRow(
+            rank=0, headline=headline, observation="o", recommendation="r", priority=priority,
+            evidence=[], generator="rules", model=None, prompt_version="v", context_hash="h", status=status,
+        )  # fmt: skip
+
+    rows = [
+        row("low", headline="a"), row("high", "rejected", "b"), row("medium", headline="c"),
+        row("high", headline="d"), row("low", headline="e"), row("high", headline="f"),
+    ]  # fmt: skip
+    ranked = rank_rows(rows)
+    assert [(r.rank, r.headline) for r in ranked] == [
+        (1, "d"),
+        (2, "f"),
+        (3, "c"),
+        (4, "a"),
+        (5, "e"),
+        (6, "b"),
+    ]

@@ -105,16 +105,64 @@ def _run_dates(settings, days: list[dt.date]) -> dict[tuple[dt.date, str], tuple
     return {(d, t): (n, h) for d, t, n, h in rows}
 
 
+def _published(settings, day: dt.date, topic: str) -> list[tuple]:
+    with psycopg.connect(settings.role_url("transformer")) as conn:
+        return conn.execute(
+            "select rank, priority, headline, generator from insights.llm_insights "
+            "where run_date = %s and topic = %s and status = 'published' order by rank",
+            (day, topic),
+        ).fetchall()
+
+
 def test_partition_materializes_its_run_date(insights_wh, tiny_resources, newest_day):
     partition = newest_day.isoformat()
     md = _materialize(tiny_resources, partition)
     assert set(md) == {f"{t}_insights" for t in TOPICS}
     assert {m["run_date"].value for m in md.values()} == {partition}
-    assert md["funnel_insights"]["generator"].value == "rules"
-    assert md["funnel_insights"]["published"].value >= 1
+    assert md["campaigns_insights"]["generator"].value == "rules"
+    assert md["campaigns_insights"]["published"].value >= 1
+    assert md["campaigns_insights"]["fallback_reason"].value == ""
     assert md["customers_insights"]["context_status"].value == "no data"  # no ML tables here
     written = _run_dates(insights_wh, [newest_day])
-    assert written[(newest_day, "funnel")][0] == md["funnel_insights"]["published"].value
+    assert written[(newest_day, "campaigns")][0] == md["campaigns_insights"]["published"].value
+    # the published insights as a markdown table, in rank order
+    table = md["campaigns_insights"]["insights"]
+    assert isinstance(table, dg.MarkdownMetadataValue)
+    lines = table.value.splitlines()
+    assert lines[0] == "| rank | priority | headline | observation | generator |"
+    published = _published(insights_wh, newest_day, "campaigns")
+    assert len(lines) == 2 + len(published)
+    for line, (rank, priority, headline, generator) in zip(lines[2:], published, strict=True):
+        assert line.startswith(f"| {rank} | {priority} | {headline} | ") and line.endswith(f"| {generator} |")
+    assert md["customers_insights"]["insights"].value == "_No published insight for this run date._"
+
+
+def test_failed_llm_falls_back_and_the_asset_reports_it(insights_wh, tiny_resources, newest_day):
+    """An unreachable endpoint: every topic with data publishes the rules' insights, the asset succeeds
+    and says why in `fallback_reason`."""
+    import socket
+
+    from orchestration.defs.insights.assets import LLMResource
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    resources = {
+        **tiny_resources,
+        "llm": LLMResource(
+            api_key="sk-test-fallback", base_url=f"http://127.0.0.1:{dead}/v1", timeout=2, max_retries=0
+        ),
+    }
+    day = newest_day - dt.timedelta(days=1)
+    md = _materialize(resources, day.isoformat())
+    for topic in ("campaigns", "cohorts"):
+        meta = md[f"{topic}_insights"]
+        assert meta["generator"].value == "rules" and meta["published"].value >= 1, topic
+        assert meta["fallback_reason"].value.startswith("llm generation failed: "), topic
+        assert "unreachable" in meta["fallback_reason"].value
+        assert "sk-test-fallback" not in meta["fallback_reason"].value
+        assert meta["insights"].value.count("| rules |") == meta["published"].value
+    assert md["customers_insights"]["fallback_reason"].value == ""  # no data: nothing to fall back from
 
 
 def test_three_day_backfill_writes_three_run_dates_idempotently(insights_wh, tiny_resources, newest_day):
@@ -126,11 +174,11 @@ def test_three_day_backfill_writes_three_run_dates_idempotently(insights_wh, tin
         ).fetchone()[0]
     for day in days:
         md = _materialize(tiny_resources, day.isoformat())
-        assert md["funnel_insights"]["run_date"].value == day.isoformat()
+        assert md["campaigns_insights"]["run_date"].value == day.isoformat()
     first = _run_dates(insights_wh, days)
     assert {d for d, _ in first} == set(days)
     for day in days:
-        assert first[(day, "funnel")][0] >= 1 and first[(day, "campaigns")][0] >= 1, day
+        assert first[(day, "cohorts")][0] >= 1 and first[(day, "campaigns")][0] >= 1, day
     for day in days:
         _materialize(tiny_resources, day.isoformat())
     assert _run_dates(insights_wh, days) == first

@@ -12,7 +12,7 @@ from scipy import stats
 
 from ingestion.sandbox.shop import generate_world
 
-FUNNEL = ["Product Viewed", "Product Added", "Checkout Started", "Order Completed"]
+FUNNEL = ["Product Viewed", "Product Added", "Checkout Started", "Payment Info Entered", "Order Completed"]
 
 
 @pytest.fixture(scope="module")
@@ -66,13 +66,20 @@ def test_funnel_steps_are_ordered_in_each_session(events: pd.DataFrame) -> None:
     steps = ev[ev["event"].isin(FUNNEL)].copy()
     steps["rank"] = steps["event"].map({e: i for i, e in enumerate(FUNNEL)})
     first = steps.groupby(["session", "rank"])["ts"].min().unstack()
-    assert first[3].notna().sum() > 300  # many converting sessions
-    for a, b in zip(range(3), range(1, 4), strict=False):
+    assert first[4].notna().sum() > 300  # many converting sessions
+    for a, b in zip(range(4), range(1, 5), strict=False):
         both = first[[a, b]].dropna()
         assert (both[a] <= both[b]).all(), (FUNNEL[a], FUNNEL[b])
-    # every completed order went through all earlier steps in the same session
-    done = first[first[3].notna()]
-    assert done[[0, 1, 2]].notna().all().all()
+    # every completed order went through all earlier steps in the same session, payment included
+    done = first[first[4].notna()]
+    assert done[[0, 1, 2, 3]].notna().all().all()
+    # no payment without a checkout; a realistic share of abandoned checkouts submitted payment
+    assert first.loc[first[3].notna(), 2].notna().all()
+    abandoned = first[first[2].notna() & first[4].isna()]
+    assert 0.2 < abandoned[3].notna().mean() < 0.4
+    # an abandoned checkout stops at its payment: nothing after it in the session
+    last = ev[ev["session"].isin(abandoned.index[abandoned[3].notna()])].groupby("session").tail(1)
+    assert (last["event"] == "Payment Info Entered").all()
     # events of one session are in time order and sentAt/receivedAt follow the timestamp closely
     assert (ev["sent_at"] >= ev["ts"]).all() and (ev["received_at"] > ev["sent_at"]).all()
     assert (ev["received_at"] - ev["ts"]).max() < pd.Timedelta(seconds=10)

@@ -1,10 +1,11 @@
 """The simulated shop's Shopify checkout as its Web Pixel reports it (docs/sandbox.md).
 
-Checkout events (the checkout and thank-you pages, Checkout Started, Order Completed) happen on Shopify's
-checkout, where tracker.js cannot run: a shop gets them from its Web Pixel. So the landing writer
-(events.py) builds each as a Shopify pixel event (`data.checkout` with the cart attribute the tracker
-wrote, line items, amounts, the order) and lands what the pixel's mapping (ingestion/events/pixel) makes
-of it; the warehouse's checkout events are the pixel's output.
+Checkout events (the checkout and thank-you pages, Checkout Started, Payment Info Entered, Checkout
+Error, Order Completed) happen on Shopify's checkout, where tracker.js cannot run: a shop gets them from
+its Web Pixel. So the landing writer (events.py) builds each as a Shopify pixel event (`data.checkout`
+with the cart attribute the tracker wrote, line items, amounts, the order; an alert carries `data.alert`
+and the pixel reads the checkout from `init.data.checkout`) and lands what the pixel's mapping
+(ingestion/events/pixel) makes of it; the warehouse's checkout events are the pixel's output.
 """
 
 from __future__ import annotations
@@ -21,11 +22,22 @@ from ingestion.sandbox.shop import funnel as F
 if TYPE_CHECKING:
     from ingestion.sandbox.shop.events import SessionContext
 
-CHECKOUT_KINDS = frozenset({F.PAGE_CHECKOUT, F.PAGE_THANKS, F.CHECKOUT_STARTED, F.ORDER_COMPLETED})
+CHECKOUT_KINDS = frozenset({F.PAGE_CHECKOUT, F.PAGE_THANKS, F.CHECKOUT_STARTED, F.ORDER_COMPLETED,
+                            F.PAYMENT_INFO, F.CHECKOUT_ERROR, F.PAYMENT_DECLINED})  # fmt: skip
+# Shopify's alert_displayed `data.alert` of the planted incidents' failures (docs/sandbox.md)
+ALERTS = {
+    F.CHECKOUT_ERROR: {"target": "checkout", "type": "INPUT_UNAVAILABLE",
+                       "value": "There was a problem with our checkout. Refresh this page or try again in a few minutes."},
+    F.PAYMENT_DECLINED: {"target": "payment", "type": "INPUT_INVALID",
+                         "value": "Your payment couldn't be processed. Try again or use a different payment method."},
+}  # fmt: skip
 # the simulated visitors are in regions without a consent requirement: Shopify allows everything
 PIXEL_PRIVACY = {"analyticsProcessingAllowed": True, "marketingAllowed": True,
                  "preferencesProcessingAllowed": True, "saleOfDataAllowed": True}  # fmt: skip
 ANONYMOUS_ID_ATTRIBUTE = "_journey_anonymous_id"  # the cart attribute tracker.js writes
+EVENT_NAMES = {F.CHECKOUT_STARTED: "checkout_started", F.PAYMENT_INFO: "payment_info_submitted",
+               F.ORDER_COMPLETED: "checkout_completed", F.CHECKOUT_ERROR: "alert_displayed",
+               F.PAYMENT_DECLINED: "alert_displayed"}  # fmt: skip
 
 
 def _money(amount: float) -> dict:
@@ -90,17 +102,22 @@ def pixel_event(
     customer_id: str | None,
     campaign_storage: str,
     checkout: dict | None,
+    alert: dict | None = None,
 ) -> dict:
-    """Our event for a Shopify pixel event of the simulated shop, through the pixel's mapping."""
+    """Our event for a Shopify pixel event of the simulated shop, through the pixel's mapping. An
+    `alert` event carries only `data.alert`: Shopify's `init.data.checkout` is then the `checkout`."""
+    data = {"alert": alert} if alert is not None else {"checkout": checkout} if checkout is not None else {}
     event = {
         "id": event_id, "name": name, "type": "standard", "timestamp": timestamp, "clientId": anonymous_id,
         "context": {"document": {"location": {"href": page["url"], "pathname": page["path"]},
                                  "referrer": page["referrer"] or "", "title": page["title"]},
                     "navigator": {"userAgent": user_agent}},
-        "data": {"checkout": checkout} if checkout is not None else {},
+        "data": data,
     }  # fmt: skip
-    state = {"customerPrivacy": PIXEL_PRIVACY, "cookies": {"_journey_aid": anonymous_id},
-             "init": {"data": {"customer": {"id": customer_id} if customer_id else None}},
+    init: dict = {"data": {"customer": {"id": customer_id} if customer_id else None}}
+    if alert is not None and checkout is not None:
+        init["data"]["checkout"] = checkout
+    state = {"customerPrivacy": PIXEL_PRIVACY, "cookies": {"_journey_aid": anonymous_id}, "init": init,
              "sessionStorage": {"_journey_campaign": campaign_storage}}  # fmt: skip
     mapped = mapping.map(event, state)  # type: ignore[arg-type]
     if mapped is None:  # a mapping that drops what a checkout sends would silently empty the funnel
@@ -111,8 +128,8 @@ def pixel_event(
 class CheckoutPixel:
     """The pixel's event for each checkout row of the landing writer, sessions walked in time order.
 
-    `orders` are world.py's order properties per session (sessions without one only start a checkout
-    of the product they added); `current` (the writer's current page per session) gives the referrer
+    `orders` are world.py's order properties per session (a failed order's cart has no `order_id`;
+    sessions without one only start a checkout of the product they added); `current` (the writer's current page per session) gives the referrer
     of a checkout page and the page of a checkout event, and is updated by checkout pages."""
 
     def __init__(self, shop_url: str, ctx: SessionContext, catalog: Any, orders: dict[int, dict]) -> None:
@@ -145,7 +162,7 @@ class CheckoutPixel:
             order = self.orders.get(s)
             line = None if order is not None else self.cart_line(product)
             done = kind == F.ORDER_COMPLETED
-            name = "checkout_completed" if done else "checkout_started"
+            name = EVENT_NAMES[kind]
             checkout = shopify_checkout(token, ctx.anonymous_id[s], order, line, customer, done)
         campaign = self.storage.get(s)
         if campaign is None:
@@ -153,7 +170,7 @@ class CheckoutPixel:
                 {"campaign": ctx.campaign[s], "clickIds": ctx.click_ids[s]}
             ).decode()
         return pixel_event(self.mapping, name, event_id, timestamp, page, ctx.user_agent[s],
-                           ctx.anonymous_id[s], customer, campaign, checkout)  # fmt: skip
+                           ctx.anonymous_id[s], customer, campaign, checkout, ALERTS.get(kind))  # fmt: skip
 
     def cart_line(self, product: int) -> dict:
         """The one line of a browsing checkout: the product added, its first variant."""

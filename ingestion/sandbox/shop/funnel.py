@@ -1,5 +1,6 @@
 """The steps inside each session: pages, Product Viewed, Product Added, Checkout Started, identify,
-Order Completed, with realistic gaps.
+Order Completed, with realistic gaps. The checkout's last steps (payment submitted, planted checkout
+errors) are added to the skeleton afterwards by checkout_flow.py, so they change no other draw.
 
 Why a skeleton of event rows: the session's duration (needed to keep sessions > 30 min apart) and the
 order's timestamp both come from the same steps the tracker emits, so events, sessions and orders agree.
@@ -19,6 +20,8 @@ from ingestion.sandbox.shop.traffic import CONVERT, POST, Sessions
 
 (PAGE_LANDING, PAGE_OTHER, PAGE_PRODUCT, PRODUCT_VIEWED, PRODUCT_ADDED, PAGE_CHECKOUT, CHECKOUT_STARTED,
  IDENTIFY, PAGE_THANKS, ORDER_COMPLETED, IDENTIFY_LOGIN) = range(11)  # fmt: skip
+# rows checkout_flow.py adds after the skeleton (Shopify pixel events: payment submitted, two alerts)
+PAYMENT_INFO, CHECKOUT_ERROR, PAYMENT_DECLINED = 11, 12, 13
 TRACK_NAMES = {PRODUCT_VIEWED: "Product Viewed", PRODUCT_ADDED: "Product Added",
                CHECKOUT_STARTED: "Checkout Started", ORDER_COMPLETED: "Order Completed"}  # fmt: skip
 # median gap before the event (ms) and its log-normal spread

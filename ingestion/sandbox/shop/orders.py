@@ -148,3 +148,17 @@ def subset_baskets(b: Basket, orders: np.ndarray) -> Basket:
     return Basket(start=np.cumsum(count) - count, count=count, order=np.repeat(np.arange(len(orders)), count),
                   product=b.product[lines], variant=b.variant[lines], quantity=b.quantity[lines],
                   price_cents=b.price_cents[lines])  # fmt: skip
+
+
+def first_orders(k0: np.ndarray, person: np.ndarray, created: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Each buyer's first order: their first converting session's (k == 0), or, when an incident took
+    that order, the earliest one left."""
+    first = k0.copy()
+    orphan = np.ones(int(person.max()) + 1 if len(person) else 0, bool)
+    orphan[person[k0]] = False
+    left = np.flatnonzero(orphan[person])
+    if len(left):
+        left = left[np.lexsort((key[left], created[left], person[left]))]
+        head = np.r_[True, person[left][1:] != person[left][:-1]]
+        first[left[head]] = True
+    return first

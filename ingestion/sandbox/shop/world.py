@@ -1,5 +1,5 @@
 """Orchestrates the simulation and writes the world (docs/sandbox.md): Parquet tables, landing JSONL,
-truth/ and world.json.
+truth/, world.json and, with planted incidents, incidents.json.
 
 Why regenerate instead of append on `advance`: every record is a pure function of (seed, day) or
 (seed, entity), and records are written only when their timestamp is before end_date, so regenerating
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ingestion.sandbox.shop import channels, events, ga4, orders, tables, truth
+from ingestion.sandbox.shop import channels, checkout_flow, events, ga4, orders, tables, truth
 from ingestion.sandbox.shop.catalog import build_catalog
 from ingestion.sandbox.shop.config import (
     DAY_MS,
@@ -33,6 +33,7 @@ from ingestion.sandbox.shop.funnel import (
     PRODUCT_ADDED,
     build_skeleton,
 )  # fmt: skip
+from ingestion.sandbox.shop.incidents import Incident, parse_incidents
 from ingestion.sandbox.shop.marketing import URL_TAGS, build_meta, campaign_statuses, daily_spend, insights
 from ingestion.sandbox.shop.rand import choice, hash64, uniform
 from ingestion.sandbox.shop.traffic import (
@@ -59,15 +60,22 @@ def load_world(out: Path) -> dict:
 
 
 def advance_world(out: Path, days: int) -> dict:
-    """Regenerate the world in `out` with `days` more days (same seed and size)."""
+    """Regenerate the world in `out` with `days` more days (same seed, size and planted incidents)."""
     world = load_world(out)
-    return generate_world(world["size"], int(world["seed"]), Path(out), days=int(world["days"]) + int(days))
+    return generate_world(world["size"], int(world["seed"]), Path(out), days=int(world["days"]) + int(days),
+                          incidents=world.get("incidents"))  # fmt: skip
 
 
-def generate_world(size: str, seed: int, out: Path, days: int | None = None) -> dict:
-    """Generate the `size` world for `seed` into `out`; returns world.json's content (with counts)."""
+def generate_world(
+    size: str, seed: int, out: Path, days: int | None = None, incidents: list[str] | None = None
+) -> dict:
+    """Generate the `size` world for `seed` into `out`; returns world.json's content (with counts).
+
+    `incidents`: specs of planted incidents (incidents.py, e.g. `checkout_bug:2025-06-01:2025-06-21:mobile`);
+    a malformed spec raises ValueError before anything is written."""
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}; expected one of {sorted(SIZES)}")
+    planted: list[Incident] = parse_incidents(incidents)
     cfg = SIZES[size]
     days = cfg.days if days is None else int(days)
     if days < 1:
@@ -101,18 +109,33 @@ def generate_world(size: str, seed: int, out: Path, days: int | None = None) -> 
     ev_pos, ev_kind, ev_prod, ev_off = sk.pos[rows], sk.kind[rows], sk.product[rows], sk.offset_ms[rows]
     duration, identify_off, complete_off = sk.duration_ms[kept], sk.identify_ms[kept], sk.complete_ms[kept]
     old_order = order_of[kept]
+    del sk
+
+    # the checkout's last steps: payment, and the planted incidents' failures, whose orders never happen
+    flow = checkout_flow.plan_checkout(
+        s, ev_sess, ev_kind, ev_prod, ev_off, duration, old_order >= 0, planted
+    )
+    incident_rows = checkout_flow.incident_truth(
+        planted, flow, old_order >= 0, s.start_ms, complete_off, end_ms
+    )
+    cart_of, cart = old_order, basket  # what each checkout holds, failed orders included
+    ev_sess, ev_pos, ev_kind, ev_prod, ev_off = (a[flow.keep] for a in (ev_sess, ev_pos, ev_kind, ev_prod,
+                                                                         flow.offset_ms))  # fmt: skip
+    duration = flow.duration_ms
+    identify_off = np.where(flow.lost, -1, identify_off)  # a failed checkout identifies nobody
+    complete_off = np.where(flow.lost, -1, complete_off)
+    old_order = np.where(flow.lost, -1, old_order)
     is_conv = old_order >= 0
     basket = orders.subset_baskets(basket, old_order[is_conv])
     conv = np.flatnonzero(is_conv)  # session index of each order
     order_of = np.full(len(s), -1)
     order_of[conv] = np.arange(len(conv))
-    del sk
 
     # orders (all of them up to the truth horizon; written when created before end_date)
     o_person = s.person[conv]
     o_created = s.start_ms[conv] + complete_off[conv]
     o_key = s.key[conv]
-    o_first = s.k[conv] == 0
+    o_first = orders.first_orders(s.k[conv] == 0, o_person, o_created, o_key)
     money = orders.price_orders(basket, o_key, o_created, o_first, s.channel[conv] == EMAIL)
     o_vis = o_created < end_ms
     rank = np.full(len(conv), -1)
@@ -336,25 +359,28 @@ def generate_world(size: str, seed: int, out: Path, days: int | None = None) -> 
     counts.update(_write_meta(out, meta, seed, days, spend, s, ad, vis_s, ev_sess, ev_kind, conv, o_created,
                               money.total, end_ms))  # fmt: skip
 
-    # events (non-blocked browsers, before end_date)
-    ev_abs = s.start_ms[ev_sess] + ev_off
-    show = ~s.blocked[ev_sess] & (ev_abs < end_ms) & (s.start_ms[ev_sess] < end_ms)
-    e_sess = ev_sess[show]
+    # events (non-blocked browsers, before end_date): the skeleton's rows, then the checkout's last steps
+    x_sess, x_pos, x_kind = (np.concatenate([a, b]) for a, b in
+                             ((ev_sess, flow.session), (ev_pos, flow.pos), (ev_kind, flow.kind)))  # fmt: skip
+    x_prod = np.concatenate([ev_prod, flow.product])
+    ev_abs = s.start_ms[x_sess] + np.concatenate([ev_off, flow.added_offset_ms])
+    show = ~s.blocked[x_sess] & (ev_abs < end_ms) & (s.start_ms[x_sess] < end_ms)
+    e_sess = x_sess[show]
     e_abs = ev_abs[show]
     uid = np.where(
         (first_ident[browser[e_sess]] <= e_abs) & (cust_created[s.person[e_sess]] <= e_abs),
         cust_id[s.person[e_sess]],
         -1,
     )
-    e_kind = ev_kind[show]
-    e_prod = ev_prod[show]
-    # browsing checkouts carry the added product; converting ones the order
+    e_kind = x_kind[show]
+    e_prod = x_prod[show]
+    # browsing checkouts carry the added product; converting ones the order (a failed one its cart)
     qty = np.ones(len(e_sess), dtype=np.int64)
-    conv_rows = (order_of[e_sess] >= 0) & (e_kind == PRODUCT_ADDED)
+    conv_rows = (cart_of[e_sess] >= 0) & (e_kind == PRODUCT_ADDED)
     if conv_rows.any():
-        o = order_of[e_sess[conv_rows]]
-        line = basket.start[o] + ev_pos[show][conv_rows] * 0 + _unit_of_add(ev_kind, ev_sess, show)[conv_rows]
-        qty[conv_rows] = basket.quantity[line]
+        o = cart_of[e_sess[conv_rows]]
+        line = cart.start[o] + _unit_of_add(x_kind, x_sess, show)[conv_rows]
+        qty[conv_rows] = cart.quantity[line]
     ck = e_kind == CHECKOUT_STARTED
     added_prod = _last_added_product(e_sess, e_kind, e_prod)
     e_prod = np.where(ck, added_prod, e_prod)
@@ -375,9 +401,11 @@ def generate_world(size: str, seed: int, out: Path, days: int | None = None) -> 
                           "name": cat.title[basket.product[j]], "quantity": int(basket.quantity[j]),
                           "price": int(basket.price_cents[j]) / 100.0} for j in range(b0, b0 + bn)],
         }  # fmt: skip
+    for si in np.flatnonzero(flow.lost & ~s.blocked & (tag_of >= 0)).tolist():
+        order_props[int(tag_of[si])] = checkout_flow.cart_properties(cart, int(cart_of[si]), cat)
     land = out / "landing" / "events"
     old_files = set(land.glob("dt=*/sim-*.jsonl")) if land.exists() else set()
-    cols = events.EventColumns(session=tag_of[e_sess], pos=ev_pos[show], kind=e_kind, product=e_prod,
+    cols = events.EventColumns(session=tag_of[e_sess], pos=x_pos[show], kind=e_kind, product=e_prod,
                                ts_ms=e_abs + tables.START_EPOCH_MS, user_id=uid, quantity=qty)  # fmt: skip
     n_events, files = events.write_landing(
         land, seed, cols, ctx, s.key[vis_s], cat, order_props, cfg.events_per_file
@@ -405,6 +433,12 @@ def generate_world(size: str, seed: int, out: Path, days: int | None = None) -> 
         "end_date": str(START_DATE + np.timedelta64(days, "D")), "days": days,
         "generated_at_version": VERSION, "counts": dict(sorted(counts.items())),
     }  # fmt: skip
+    truth_file = out / "incidents.json"
+    if planted:
+        world["incidents"] = [i.spec for i in planted]
+        truth_file.write_text(json.dumps(incident_rows, indent=2, sort_keys=True) + "\n")
+    else:
+        truth_file.unlink(missing_ok=True)  # a world regenerated without incidents has none
     (out / "world.json").write_text(json.dumps(world, indent=2, sort_keys=True) + "\n")
     log.info("generated %s world (%d days) in %.1fs: %s", size, days, time.perf_counter() - t0, counts)
     return world

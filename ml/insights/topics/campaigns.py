@@ -9,7 +9,15 @@ from typing import Any
 
 import psycopg
 
-from ml.insights.topics.common import diff, is_empty, no_data, num, reference_date, table_exists
+from ml.insights.topics.common import (
+    change,
+    is_empty,
+    no_data,
+    num,
+    reference_date,
+    shop_currency,
+    table_exists,
+)
 
 TOPIC = "campaigns"
 # dbt var `attribution_models` (dbt_project.yml): the wide mart has one column set per model
@@ -33,6 +41,10 @@ def _weekly(conn: psycopg.Connection, ref: dt.date) -> list[dict[str, Any]]:
     )
     cols = [d.name for d in cur.description]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def _public(mover: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in mover.items() if not k.startswith("_")}
 
 
 def _ratio(a: Any, b: Any) -> float | None:
@@ -65,19 +77,23 @@ def build_context(conn: psycopg.Connection, run_date: dt.date) -> dict[str, Any]
             c, p = w.get("cur"), w.get("prev")
             if not c or not p:
                 continue
+            spend = num(c["spend"], 2)
             r_c, r_p = _ratio(c[f"rev_{m}"], c["spend"]), _ratio(p[f"rev_{m}"], p["spend"])
             if r_c is not None and r_p is not None:
-                roas.append(
-                    {"campaign": name, "roas": num(r_c), "roas_prev": num(r_p), "change": diff(r_c, r_p)}
-                )
+                roas.append({
+                    "campaign": name, "spend": spend, "roas": num(r_c, 2), "roas_prev": num(r_p, 2),
+                    "roas_change": change(r_c, r_p), "_moved": abs(r_c - r_p),
+                })  # fmt: skip
             a_c, a_p = _ratio(c["spend"], c[f"conv_{m}"]), _ratio(p["spend"], p[f"conv_{m}"])
             if a_c is not None and a_p is not None:
-                cpa.append(
-                    {"campaign": name, "cpa": num(a_c, 2), "cpa_prev": num(a_p, 2), "change": diff(a_c, a_p)}
-                )
+                cpa.append({
+                    "campaign": name, "spend": spend, "cpa": num(a_c, 2), "cpa_prev": num(a_p, 2),
+                    "cpa_change": change(a_c, a_p), "_moved": abs(a_c - a_p),
+                })  # fmt: skip
+        # the largest absolute moves first; the helper key `_moved` stays out of the context
         movers[m] = {
-            "roas_movers": sorted(roas, key=lambda x: -abs(x["change"] or 0))[:TOP_MOVERS],
-            "cpa_movers": sorted(cpa, key=lambda x: -abs(x["change"] or 0))[:TOP_MOVERS],
+            "roas_movers": [_public(x) for x in sorted(roas, key=lambda x: -x["_moved"])[:TOP_MOVERS]],
+            "cpa_movers": [_public(x) for x in sorted(cpa, key=lambda x: -x["_moved"])[:TOP_MOVERS]],
         }
 
     cur_rows = [w["cur"] for w in weeks.values() if "cur" in w]
@@ -97,7 +113,11 @@ def build_context(conn: psycopg.Connection, run_date: dt.date) -> dict[str, Any]
         "run_date": run_date.isoformat(),
         "reference_date": ref.isoformat(),
         "current_week": f"{(ref - dt.timedelta(days=6)).isoformat()}..{ref.isoformat()}",
-        "notes": "ROAS = attributed revenue / spend; CPA = spend / attributed conversions; change = current - previous",
+        "currency": shop_currency(conn),
+        "notes": (
+            "ROAS = attributed revenue / spend; CPA = spend / attributed conversions; *_prev = the week "
+            "before; *_change = current / previous - 1 (relative); movers = largest absolute moves"
+        ),
         "campaigns_active": len(cur_rows),
         "spend": num(total_spend, 2),
         "movers_by_model": movers,
@@ -111,6 +131,6 @@ def build_context(conn: psycopg.Connection, run_date: dt.date) -> dict[str, Any]
                 sum(float(r["platform_purchase_value"] or 0) for r in cur_rows), 2
             ),
             "first_party_conversions_by_model": first_party,
-            "platform_to_last_touch_ratio": num(_ratio(platform_purchases, first_party["last_touch"])),
+            "platform_to_last_touch_ratio": num(_ratio(platform_purchases, first_party["last_touch"]), 2),
         },
     }

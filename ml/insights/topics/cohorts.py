@@ -15,6 +15,7 @@ from ml.insights.topics.common import (
     no_data,
     num,
     reference_date,
+    shop_currency,
     table_exists,
 )
 
@@ -46,13 +47,13 @@ def _horizon(conn: psycopg.Connection, last_complete: dt.date, months: int) -> d
 
     return {
         "newest_cohorts": [
-            {"cohort_month": r[0].isoformat()[:7], "customers": r[1], "retained": num(r[2] / r[1])}
+            {"cohort_month": r[0].isoformat()[:7], "customers": r[1], "retained_rate": num(r[2] / r[1])}
             for r in newest
         ],
-        "newest_retained": num(pooled(newest)),
-        "earlier_retained": num(pooled(earlier)),
+        "newest_retained_rate": num(pooled(newest)),
+        "earlier_retained_rate": num(pooled(earlier)),
         "earlier_cohorts": f"{earlier[-1][0].isoformat()[:7]}..{earlier[0][0].isoformat()[:7]}",
-        "change": diff(pooled(newest), pooled(earlier)),
+        "retained_points": diff(pooled(newest), pooled(earlier)),
     }
 
 
@@ -80,10 +81,12 @@ def build_context(conn: psycopg.Connection, run_date: dt.date) -> dict[str, Any]
         "status": "ok",
         "run_date": run_date.isoformat(),
         "last_complete_month": last_complete.isoformat()[:7],
+        "currency": shop_currency(conn),
         "notes": (
-            "retained = share of the cohort ordering in month N after its first order (0.25 = 25%); "
+            "retained_rate = share of the cohort ordering in month N after its first order (0.25 = 25%); "
             f"newest = the {NEWEST} newest cohorts with that month complete, pooled; earlier = up to "
-            f"{EARLIER} cohorts before them, pooled; change = newest - earlier"
+            f"{EARLIER} cohorts before them, pooled; retained_points = newest - earlier (a difference "
+            "of rates)"
         ),
         "retention": horizons,
     }

@@ -1,4 +1,5 @@
-"""Helpers shared by the topic context builders: rounding, the reference date, table existence."""
+"""Helpers shared by the topic context builders: rounding, the reference date, table existence, the
+shop's currency."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import psycopg
 
 # Aggregates over fewer customers than this are folded away: a "group" of one is a person.
 MIN_GROUP_SIZE = 5
+DEFAULT_CURRENCY = "USD"
 
 
 def num(value: Any, digits: int = 4) -> float | int | None:
@@ -55,7 +57,19 @@ def change(cur: Any, prev: Any) -> float | None:
 
 
 def diff(cur: Any, prev: Any) -> float | None:
-    """Absolute difference (e.g. of rates, in rate units)."""
+    """Absolute difference (of rates: a `*_points` value, in rate units)."""
     if cur is None or prev is None:
         return None
     return num(float(cur) - float(prev))
+
+
+def shop_currency(conn: psycopg.Connection) -> str:
+    """The shop's currency (ISO code): the most common `currency_code` of marts.fct_orders; "USD" when
+    there is no order yet (or no orders mart), so a context always says what its money is in."""
+    if not table_exists(conn, "marts.fct_orders"):
+        return DEFAULT_CURRENCY
+    row = conn.execute(
+        "select currency_code from marts.fct_orders where currency_code is not null "
+        "group by currency_code order by count(*) desc, currency_code limit 1"
+    ).fetchone()
+    return str(row[0]).upper() if row else DEFAULT_CURRENCY

@@ -1,4 +1,4 @@
-"""Customer context: churn-risk bands with their most frequent top drivers, and predicted LTV by
+"""Customer context: churn-risk bands with their most frequent driver features, and predicted LTV by
 acquisition channel. Sources: ml.churn_scores, ml.ltv_predictions (built by the ML assets) and
 marts.dim_customers (acquisition channel). Customer ids are only join keys: nothing per person leaves
 SQL, and groups smaller than MIN_GROUP_SIZE are folded into 'Other'."""
@@ -10,10 +10,16 @@ from typing import Any
 
 import psycopg
 
-from ml.insights.topics.common import MIN_GROUP_SIZE, is_empty, no_data, num, table_exists
+from ml.insights.topics.common import MIN_GROUP_SIZE, is_empty, no_data, num, shop_currency, table_exists
 
 TOPIC = "customers"
 TOP_DRIVERS = 3
+# ml.churn (model.top_drivers) writes a driver as "<feature>: <value> (raises|lowers risk)", e.g. "Days
+# since last visit: none (raises risk)", or for a channel "Acquired via x (...)" / "Not acquired via x
+# (...)". Drivers are grouped on the feature (the value would split one reason into thousands), and a
+# channel and its negation are one feature; each customer has a feature at most once among its three.
+DRIVER_FEATURE = r"""trim(regexp_replace(regexp_replace(split_part(driver, ':', 1),
+    '\s*\((raises|lowers) risk\)\s*$', ''), '^Not acquired via ', 'Acquired via '))"""
 
 
 def _latest_snapshot(conn: psycopg.Connection, table: str, run_date: dt.date) -> dt.date | None:
@@ -38,14 +44,14 @@ def _churn(conn: psycopg.Connection, snap: dt.date) -> dict[str, Any]:
         (snap,),
     ).fetchall()
     drivers = conn.execute(
-        """
-        select risk_band, driver, count(*) as customers
+        f"""
+        select risk_band, {DRIVER_FEATURE} as feature, count(*) as customers
         from ml.churn_scores
         cross join lateral (values (driver_1), (driver_2), (driver_3)) as d (driver)
         where snapshot_date = %s and driver is not null
-        group by risk_band, driver
+        group by 1, 2
         having count(*) >= %s
-        order by risk_band, count(*) desc, driver
+        order by risk_band, count(*) desc, feature
         """,
         (snap, MIN_GROUP_SIZE),
     ).fetchall()
@@ -54,9 +60,9 @@ def _churn(conn: psycopg.Connection, snap: dt.date) -> dict[str, Any]:
     for band, n, avg_p in bands:
         if n < MIN_GROUP_SIZE:
             continue
-        top = [{"driver": d, "customers": c} for b, d, c in drivers if b == band][:TOP_DRIVERS]
+        top = [{"feature": f, "customers": c} for b, f, c in drivers if b == band][:TOP_DRIVERS]
         out["bands"][str(band)] = {
-            "customers": n,
+            "customers": n,  # the features' counts below are customers of this band too
             "share": num(n / total) if total else None,
             "avg_churn_probability": num(avg_p),
             "top_drivers": top,
@@ -119,7 +125,9 @@ def build_context(conn: psycopg.Connection, run_date: dt.date) -> dict[str, Any]
             "score, or the models were skipped: "
             "see ml.model_runs)",
         )
-    ctx: dict[str, Any] = {"topic": TOPIC, "status": "ok", "run_date": run_date.isoformat()}
+    ctx: dict[str, Any] = {
+        "topic": TOPIC, "status": "ok", "run_date": run_date.isoformat(), "currency": shop_currency(conn),
+    }  # fmt: skip
     missing = []
     churn_snap = _latest_snapshot(conn, "ml.churn_scores", run_date) if has_churn else None
     if churn_snap is not None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from ml.insights.topics.common import is_empty, no_data, num, reference_date, table_exists
+from ml.insights.topics.common import is_empty, no_data, num, reference_date, shop_currency, table_exists
 
 TOPIC = "demand"
 WINDOW_DAYS = 14
@@ -70,7 +70,7 @@ def build_context(conn: psycopg.Connection, run_date: dt.date) -> dict[str, Any]
     for r in rows:
         cat = categories.setdefault(
             r["category"],
-            {"days_compared": 0, "units_above": 0, "units_below": 0, "revenue_above": 0, "revenue_below": 0},
+            {"days_compared": 0, "units": {"above": 0, "below": 0}, "revenue": {"above": 0, "below": 0}},
         )
         cat["days_compared"] += 1
         for measure in ("units", "revenue"):
@@ -80,23 +80,29 @@ def build_context(conn: psycopg.Connection, run_date: dt.date) -> dict[str, Any]
             side = "above" if actual > float(hi) else "below" if actual < float(lo) else None
             if side is None:
                 continue
-            cat[f"{measure}_{side}"] += 1
+            cat[measure][side] += 1
             bound = float(hi) if side == "above" else float(lo)
+            fc = r[f"{measure}_forecast"]
             outside.append({
                 "date": r["forecast_date"].isoformat(), "category": r["category"], "measure": measure,
-                "actual": num(actual, 2), "forecast": num(r[f"{measure}_forecast"], 2),
-                "lower": num(lo, 2), "upper": num(hi, 2), "distance_outside": num(abs(actual - bound), 2),
-                "relative_to_forecast": num(actual / float(r[f"{measure}_forecast"]) - 1)
-                if r[f"{measure}_forecast"] not in (None, 0) else None,
+                "side": side, f"actual_{measure}": num(actual, 2), f"forecast_{measure}": num(fc, 2),
+                f"lower_{measure}": num(lo, 2), f"upper_{measure}": num(hi, 2),
+                f"{measure}_outside": num(abs(actual - bound), 2),
+                "vs_forecast_change": num(actual / float(fc) - 1) if fc not in (None, 0) else None,
             })  # fmt: skip
-    outside.sort(key=lambda o: -(abs(o["relative_to_forecast"] or 0)))
+    outside.sort(key=lambda o: -(abs(o["vs_forecast_change"] or 0)))
     return {
         "topic": TOPIC,
         "status": "ok",
         "run_date": run_date.isoformat(),
         "reference_date": ref.isoformat(),
         "window": f"{(ref - dt.timedelta(days=WINDOW_DAYS - 1)).isoformat()}..{ref.isoformat()}",
-        "notes": "units are net of refunds; relative_to_forecast = actual / forecast - 1",
+        "currency": shop_currency(conn),
+        "notes": (
+            "units are net of refunds; revenue is in `currency`; by_category counts days above/below the "
+            "interval per measure; vs_forecast_change = actual / forecast - 1 (relative); "
+            "<measure>_outside = distance from the interval's nearest bound"
+        ),
         # one miss = one (day, category, measure) outside the interval; days count each date once
         "misses_outside_interval": len(outside),
         "days_with_a_miss": len({o["date"] for o in outside}),

@@ -1,7 +1,9 @@
 """One asset per insight topic, keyed ["insights", "<topic>_insights"], group "insights", daily
 partitioned by run date (`insights_partitions`): materializing partition 2025-06-28 writes the rows of
 run date 2025-06-28, replacing earlier ones (idempotent per run date and topic), so a backfill of a
-date range from the UI is one run per day. See docs/insights.md.
+date range from the UI is one run per day. A topic whose LLM answer failed falls back to the rules and
+still succeeds, reporting `fallback_reason`; the metadata shows the published insights as a table.
+See docs/insights.md.
 """
 
 import datetime as dt
@@ -13,6 +15,7 @@ from pydantic import Field
 
 from ml.insights import TOPICS, run_topic
 from ml.insights.llm import DEFAULT_MODEL, LLMSettings
+from ml.insights.store import InsightRow
 from orchestration.defs.insights.partitions import insights_partitions
 from orchestration.defs.shared.resources import Warehouse
 from orchestration.defs.transform import dbt_model_key
@@ -50,6 +53,23 @@ class LLMResource(dg.ConfigurableResource):
         )
 
 
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def insights_markdown(rows: list[InsightRow]) -> str:
+    """The run's published insights as a markdown table (what a marketer reads in the asset's page)."""
+    published = [r for r in rows if r.status == "published"]
+    if not published:
+        return "_No published insight for this run date._"
+    lines = ["| rank | priority | headline | observation | generator |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {r.rank} | {r.priority} | {_cell(r.headline)} | {_cell(r.observation)} | {r.generator} |"
+        for r in published
+    ]
+    return "\n".join(lines)
+
+
 def _insight_asset(topic: str, ml_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
     deps = [dbt_model_key(m) for m in TOPIC_MARTS[topic]] + ml_keys
 
@@ -70,6 +90,8 @@ def _insight_asset(topic: str, ml_keys: list[dg.AssetKey]) -> dg.AssetsDefinitio
             f"{topic} {run_date}: status={res.status} generator={res.generator} published={res.published} "
             f"rejected={res.rejected} cache_hit={res.cache_hit}" + (f" ({res.reason})" if res.reason else "")
         )
+        if res.fallback_reason:
+            context.log.warning(f"{topic} {run_date}: rules fallback: {res.fallback_reason}")
         return dg.MaterializeResult(
             metadata={
                 "run_date": run_date.isoformat(),
@@ -83,6 +105,8 @@ def _insight_asset(topic: str, ml_keys: list[dg.AssetKey]) -> dg.AssetsDefinitio
                 "completion_tokens": res.completion_tokens,
                 "cost_usd": float(res.cost_usd or 0.0),
                 "cache_hit": res.cache_hit,
+                "fallback_reason": res.fallback_reason or "",
+                "insights": dg.MetadataValue.md(insights_markdown(res.rows)),
             }
         )
 

@@ -4,9 +4,21 @@
     new one) and, when `session_split_on_campaign_change` is on, when an event arrives with campaign
     parameters different from the ones the visit carried so far (an untagged event never splits).
     The session's traffic source, landing page, device and click ids are those of its first event.
-    Funnel steps count only in order: an add to cart after a product view, a checkout after that add,
-    a purchase after that checkout. Events sent by a backend (`event_channel = 'server'`) are no visit:
-    they stay in staging and never open or extend a session.
+    Events sent by a backend (`event_channel = 'server'`) are no visit: they stay in staging and never
+    open or extend a session.
+
+    Funnel steps: the `funnel_steps` seed says which event names mark which step (product_view,
+    add_to_cart, checkout, payment, purchase; a `payment_failed` event marks the payment step, a
+    `checkout_error` the checkout step, and each sets its flag). Both modes are stored, so the
+    `funnel_mode` var (read by fct_sessions) can change without a rebuild of this model:
+    - reached (`product_viewed_at` ... `purchased_at`): a step is reached if the session has an event of
+      it or of any later step, in any order; its time is the earliest such event (so the times never
+      decrease along the funnel and a purchase is never lost to clock skew or a loop);
+    - ordered (`ordered_*`): today's strict order: an add to cart at or after the first product view, a
+      checkout at or after that add, a purchase at or after that checkout; payment is an event of the
+      payment step at or after that checkout, or else the purchase (a shop that sends no payment
+      events still has purchases; a purchase implies the payment).
+    A changed seed or new columns (an upgrade) need `--full-refresh` of this model: see `required`.
 
     Incremental: a run re-sessionizes, per visitor with events since the cutoff (the start of the
     latest session day minus `incremental_lookback_days`), everything from the cutoff or from the first
@@ -30,6 +42,22 @@
 }}
 
 {%- set inactivity = "interval '" ~ var('session_inactivity_minutes') ~ " minutes'" -%}
+
+{#- The incremental run unions freshly built sessions with kept rows of the existing table by position:
+    a table built before a column was added (e.g. before the payment step and the two funnel modes)
+    would fail with a bare Postgres UNION error, so say what to run instead. -#}
+{%- if execute and is_incremental() -%}
+    {%- set required = ['payment_at', 'ordered_purchased_at', 'has_payment_failure', 'has_checkout_error'] -%}
+    {%- set built = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+    {%- set missing = required | reject('in', built) | list -%}
+    {%- if missing -%}
+        {{ exceptions.raise_compiler_error(
+            this ~ " was built before its columns " ~ missing | join(', ') ~ " existed (funnel steps "
+            ~ "from the funnel_steps seed): rebuild it once with `journey dbt build --full-refresh "
+            ~ "--select int_sessions_aggregated+` (docs/events.md, 'Funnel')"
+        ) }}
+    {%- endif -%}
+{%- endif %}
 
 with
 
@@ -199,6 +227,27 @@ session_starts as (
     where is_session_start
 ),
 
+steps as (
+    select
+        event_name,
+        step
+    from {{ ref('funnel_steps') }}
+),
+
+marked as (
+    {#- the step each event marks (null: no funnel step); failure roles mark the step they happen in -#}
+    select
+        numbered.*,
+        steps.step as step_role,
+        case steps.step
+            when 'payment_failed' then 'payment'
+            when 'checkout_error' then 'checkout'
+            else steps.step
+        end as step
+    from numbered
+    left join steps on numbered.event_name = steps.event_name
+),
+
 aggregated as (
     select
         anonymous_id,
@@ -206,19 +255,39 @@ aggregated as (
         max(event_at) as session_end,
         count(*) as event_count,
         count(*) filter (where event_name = 'Page Viewed') as page_views,
-        count(*) filter (where event_name = 'Product Viewed') as product_views,
-        count(*) filter (where event_name = 'Product Added') as add_to_carts,
-        min(event_at) filter (where event_name = 'Product Viewed') as product_viewed_at,
-        array_agg(event_at) filter (where event_name = 'Product Added') as add_to_cart_times,
-        array_agg(event_at) filter (where event_name = 'Checkout Started') as checkout_times,
-        array_agg(event_at) filter (where event_name = 'Order Completed') as purchase_times,
-        count(distinct order_id) filter (where event_name = 'Order Completed') as orders,
-        coalesce(sum(revenue) filter (where event_name = 'Order Completed'), 0) as revenue,
+        count(*) filter (where step_role = 'product_view') as product_views,
+        count(*) filter (where step_role = 'add_to_cart') as add_to_carts,
+        min(event_at) filter (where step = 'product_view') as first_product_view_at,
+        min(event_at) filter (where step = 'add_to_cart') as first_add_to_cart_at,
+        min(event_at) filter (where step = 'checkout') as first_checkout_at,
+        min(event_at) filter (where step = 'payment') as first_payment_at,
+        min(event_at) filter (where step = 'purchase') as first_purchase_at,
+        array_agg(event_at) filter (where step = 'add_to_cart') as add_to_cart_times,
+        array_agg(event_at) filter (where step = 'checkout') as checkout_times,
+        array_agg(event_at) filter (where step = 'payment') as payment_times,
+        array_agg(event_at) filter (where step = 'purchase') as purchase_times,
+        count(*) filter (where step_role = 'payment_failed') > 0 as has_payment_failure,
+        count(*) filter (where step_role = 'checkout_error') > 0 as has_checkout_error,
+        count(distinct order_id) filter (where step = 'purchase') as orders,
+        coalesce(sum(revenue) filter (where step = 'purchase'), 0) as revenue,
         min(event_at) filter (where customer_id is not null) as identified_at,
         (array_agg(customer_id order by event_at, event_id) filter (where customer_id is not null))[1]
             as identified_customer_id
-    from numbered
+    from marked
     group by anonymous_id, session_seq
+),
+
+reached as (
+    {#- the earliest event of each step or of any later step (least() skips nulls) -#}
+    select
+        *,
+        least(first_product_view_at, first_add_to_cart_at, first_checkout_at, first_payment_at, first_purchase_at)
+            as product_viewed_at,
+        least(first_add_to_cart_at, first_checkout_at, first_payment_at, first_purchase_at) as added_to_cart_at,
+        least(first_checkout_at, first_payment_at, first_purchase_at) as checkout_started_at,
+        least(first_payment_at, first_purchase_at) as payment_at,
+        first_purchase_at as purchased_at
+    from aggregated
 ),
 
 added as (
@@ -226,10 +295,10 @@ added as (
         *,
         (
             select min(t.event_at) from unnest(add_to_cart_times) as t (event_at)
-            where t.event_at >= product_viewed_at
+            where t.event_at >= first_product_view_at
         )
-            as added_to_cart_at
-    from aggregated
+            as ordered_added_to_cart_at
+    from reached
 ),
 
 checked_out as (
@@ -237,9 +306,9 @@ checked_out as (
         *,
         (
             select min(t.event_at) from unnest(checkout_times) as t (event_at)
-            where t.event_at >= added_to_cart_at
+            where t.event_at >= ordered_added_to_cart_at
         )
-            as checkout_started_at
+            as ordered_checkout_started_at
     from added
 ),
 
@@ -248,10 +317,24 @@ purchased as (
         *,
         (
             select min(t.event_at) from unnest(purchase_times) as t (event_at)
-            where t.event_at >= checkout_started_at
+            where t.event_at >= ordered_checkout_started_at
         )
-            as purchased_at
+            as ordered_purchased_at
     from checked_out
+),
+
+paid as (
+    select
+        *,
+        least(
+            (
+                select min(t.event_at) from unnest(payment_times) as t (event_at)
+                where t.event_at >= ordered_checkout_started_at
+            ),
+            ordered_purchased_at
+        )
+            as ordered_payment_at
+    from purchased
 ),
 
 sessions as (
@@ -259,11 +342,11 @@ sessions as (
         md5(session_starts.anonymous_id || '|' || session_starts.event_id) as session_id,
         session_starts.anonymous_id,
         session_starts.event_at as session_start,
-        purchased.session_end,
-        purchased.event_count,
-        purchased.page_views,
-        purchased.product_views,
-        purchased.add_to_carts,
+        paid.session_end,
+        paid.event_count,
+        paid.page_views,
+        paid.product_views,
+        paid.add_to_carts,
         session_starts.device_type,
         session_starts.page_path as landing_page,
         session_starts.page_url as landing_page_url,
@@ -280,19 +363,27 @@ sessions as (
             'session_starts.utm_source', 'session_starts.utm_medium', 'session_starts.utm_campaign',
             'session_starts.referrer_host', 'session_starts.gclid', 'session_starts.fbclid'
         ) }} as channel,
-        purchased.product_viewed_at,
-        purchased.added_to_cart_at,
-        purchased.checkout_started_at,
-        purchased.purchased_at,
-        purchased.orders,
-        purchased.revenue,
-        purchased.identified_customer_id,
-        purchased.identified_at
+        paid.product_viewed_at,
+        paid.added_to_cart_at,
+        paid.checkout_started_at,
+        paid.payment_at,
+        paid.purchased_at,
+        paid.first_product_view_at as ordered_product_viewed_at,
+        paid.ordered_added_to_cart_at,
+        paid.ordered_checkout_started_at,
+        paid.ordered_payment_at,
+        paid.ordered_purchased_at,
+        paid.has_payment_failure,
+        paid.has_checkout_error,
+        paid.orders,
+        paid.revenue,
+        paid.identified_customer_id,
+        paid.identified_at
     from session_starts
-    inner join purchased
+    inner join paid
         on
-            session_starts.anonymous_id = purchased.anonymous_id
-            and session_starts.session_seq = purchased.session_seq
+            session_starts.anonymous_id = paid.anonymous_id
+            and session_starts.session_seq = paid.session_seq
 ),
 
 final as (

@@ -1,0 +1,415 @@
+"""Funnel anomaly detection: what really changed, with its start date, stated only when the numbers can
+carry it.
+
+For every breakdown (the whole shop, each channel, device, visitor type and customer type) and every
+funnel step (and the session conversion), the detector looks for a change that is still going on:
+
+- **Scan of start dates.** Each candidate start `s` in the last `SCAN_DAYS` days splits the data into
+  the period since `s` (up to the reference date) and a baseline of the `BASELINE_DAYS` (4 weeks) before
+  `s`. The start with the strongest evidence wins and is reported as "since s"; so a shift that lasts a
+  month is compared with the month before it began, not with last week, and keeps being reported with
+  the same start until it ends.
+- **Weekday matching.** The baseline rate is the baseline's weekday rates weighted by the weekdays of
+  the current period (a 3-day window from Friday to Sunday is compared with baseline weekends).
+- **Tests.** Rates: a stratified two-proportion z-test (pooled variance). Revenue per session: a Welch
+  z-test on per-session means from daily sums and sums of squares. A scan over many starts picks its
+  best p-value, so that p-value is multiplied by the number of starts tried (Bonferroni) before the
+  false-discovery control across every breakdown and step (Benjamini-Hochberg, `FDR_Q`).
+- **Minimum sample and materiality.** A start is tried only when the current period has at least
+  `MIN_CURRENT` sessions at the step's entry and the baseline `MIN_BASELINE`, with at least
+  `MIN_EXPECTED` expected conversions and non-conversions; a change smaller than `MIN_RELATIVE` of the
+  baseline rate is not material whatever its p-value.
+- **Ongoing.** A change is reported only while the last `RECENT_DAYS` still show at least half of it.
+- **Impact and priority.** Lost conversions = (baseline rate − rate) × sessions entering the step ×
+  the baseline's conversion from that step to purchase; lost revenue = lost conversions × the
+  baseline's revenue per purchase. Priority: high for a drop whose lost conversions reach
+  `HIGH_IMPACT_SHARE` of the shop's conversions in the same period (q < `HIGH_Q`); medium for any other
+  material drop or rise worth more than `MEDIUM_IMPACT_SHARE`; low otherwise. Anomalies are ordered by
+  priority, then by impact.
+
+Plain numpy/scipy over daily counts; the SQL that reads them is in ml/insights/topics/funnel.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+from scipy.stats import false_discovery_control
+
+BASELINE_DAYS = 28
+SCAN_DAYS = 56
+RECENT_DAYS = 7
+ONGOING_P = 0.05
+HISTORY_DAYS = SCAN_DAYS + BASELINE_DAYS  # days of daily counts the detector needs
+MIN_CURRENT = 30
+MIN_BASELINE = 100
+MIN_EXPECTED = 5.0
+MIN_RELATIVE = 0.15
+FDR_Q = 0.05
+HIGH_Q = 0.01
+HIGH_IMPACT_SHARE = 0.05
+MEDIUM_IMPACT_SHARE = 0.01
+MAX_ANOMALIES = 8
+
+# (step, numerator, denominator): step k's rate is sessions reaching k over sessions reaching k - 1
+STEPS: tuple[tuple[str, str, str], ...] = (
+    ("product_view", "product_view_sessions", "sessions"),
+    ("add_to_cart", "add_to_cart_sessions", "product_view_sessions"),
+    ("checkout", "checkout_sessions", "add_to_cart_sessions"),
+    ("payment", "payment_sessions", "checkout_sessions"),
+    ("purchase", "purchase_sessions", "payment_sessions"),
+    ("conversion", "purchase_sessions", "sessions"),
+)
+STEP_LABELS = {
+    "product_view": "session → product view",
+    "add_to_cart": "product view → add to cart",
+    "checkout": "add to cart → checkout",
+    "payment": "checkout → payment",
+    "purchase": "payment → purchase",
+    "conversion": "session conversion",
+    "revenue_per_session": "revenue per session",
+}
+COUNT_COLUMNS = ("sessions", "product_view_sessions", "add_to_cart_sessions", "checkout_sessions",
+                 "payment_sessions", "purchase_sessions")  # fmt: skip
+PRIORITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+OUTCOMES = ("conversion", "revenue_per_session")  # results of the steps, not steps
+
+
+@dataclass
+class Series:
+    """Daily counts of one breakdown segment over `days` consecutive dates ending at the reference date.
+
+    `counts[col]` are arrays of length `days`; `revenue`, `revenue_sq` are daily sums of session revenue
+    and of its square (for the revenue test), `revenue_sessions` the sessions they are over."""
+
+    dimension: str
+    segment: str
+    start: dt.date
+    counts: dict[str, np.ndarray]
+    revenue: np.ndarray
+    revenue_sq: np.ndarray | None = None
+    revenue_sessions: np.ndarray | None = None
+
+    @property
+    def days(self) -> int:
+        return len(self.counts["sessions"])
+
+    def date(self, i: int) -> dt.date:
+        return self.start + dt.timedelta(days=i)
+
+
+@dataclass
+class Candidate:
+    """The best start found for one (segment, step), before the false-discovery control."""
+
+    series: Series
+    step: str
+    since: int  # index of the start date in the series
+    z: float
+    p: float  # scan-adjusted (Bonferroni over the starts tried)
+    rate: float
+    baseline_rate: float
+    current_n: float
+    baseline_n: float
+    recent: tuple[float, float, float] | None  # (value, entries, variance per entry) of the last days
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def _weekday_weights(first: dt.date, lo: int, hi: int) -> np.ndarray:
+    """Share of each weekday among days [lo, hi) of a series starting on `first`."""
+    wd = (np.arange(lo, hi) + first.weekday()) % 7
+    return np.bincount(wd, minlength=7) / max(hi - lo, 1)
+
+
+def _by_weekday(values: np.ndarray, first: dt.date, lo: int, hi: int) -> np.ndarray:
+    wd = (np.arange(lo, hi) + first.weekday()) % 7
+    return np.bincount(wd, weights=values[lo:hi], minlength=7)
+
+
+def _dispersion(first: dt.date, x: np.ndarray, n: np.ndarray, lo: int, rate_wd: np.ndarray) -> float:
+    """Quasi-binomial dispersion of the baseline's days (Pearson chi-square / df, at least 1): a
+    segment whose daily rate swings more than binomial noise gets a proportionally wider variance."""
+    p = rate_wd[(np.arange(lo, lo + len(x)) + first.weekday()) % 7]
+    ok = (n > 0) & (p > 0) & (p < 1)
+    df = int(ok.sum()) - 7
+    if df <= 0:
+        return 1.0
+    chi2 = float((((x - n * p) ** 2)[ok] / (n * p * (1 - p))[ok]).sum())
+    return max(1.0, chi2 / df)
+
+
+def _rate_test(s: Series, num: np.ndarray, den: np.ndarray, lo: int, hi: int) -> tuple[float, ...] | None:
+    """Stratified two-proportion z of days [lo, hi) against the BASELINE_DAYS before lo.
+
+    Returns (z, rate, weekday-matched baseline rate, current n, baseline n) or None below the minimum
+    sample."""
+    b0 = lo - BASELINE_DAYS
+    if b0 < 0:
+        return None
+    n_cur, x_cur = float(den[lo:hi].sum()), float(num[lo:hi].sum())
+    n_base_wd, x_base_wd = _by_weekday(den, s.start, b0, lo), _by_weekday(num, s.start, b0, lo)
+    n_base = float(n_base_wd.sum())
+    if n_cur < MIN_CURRENT or n_base < MIN_BASELINE:
+        return None
+    cur_wd = _by_weekday(den, s.start, lo, hi)
+    w = cur_wd / n_cur
+    if np.any((w > 0) & (n_base_wd == 0)):
+        return None  # a weekday of the current period has no baseline
+    rate_wd = np.divide(x_base_wd, n_base_wd, out=np.zeros(7), where=n_base_wd > 0)
+    p0 = float((w * rate_wd).sum())
+    expected = p0 * n_cur
+    if expected < MIN_EXPECTED or n_cur - expected < MIN_EXPECTED:
+        return None
+    rate = x_cur / n_cur
+    pooled = (x_cur + float(x_base_wd.sum())) / (n_cur + n_base)
+    inv_base = float(np.divide(w**2, n_base_wd, out=np.zeros(7), where=n_base_wd > 0).sum())
+    phi = _dispersion(s.start, num[b0:lo], den[b0:lo], b0, rate_wd)
+    var = phi * pooled * (1 - pooled) * (1 / n_cur + inv_base)
+    if var <= 0:
+        return None
+    return (rate - p0) / math.sqrt(var), rate, p0, n_cur, n_base
+
+
+def _mean_test(s: Series, lo: int, hi: int) -> tuple[float, ...] | None:
+    """Welch z of revenue per session in [lo, hi) against the weekday-matched baseline mean."""
+    if s.revenue_sq is None or s.revenue_sessions is None:
+        return None
+    b0 = lo - BASELINE_DAYS
+    if b0 < 0:
+        return None
+    n, total, sq = s.revenue_sessions, s.revenue, s.revenue_sq
+    n_cur = float(n[lo:hi].sum())
+    n_base_wd = _by_weekday(n, s.start, b0, lo)
+    n_base = float(n_base_wd.sum())
+    if n_cur < MIN_CURRENT or n_base < MIN_BASELINE:
+        return None
+    w = _by_weekday(n, s.start, lo, hi) / n_cur
+    if np.any((w > 0) & (n_base_wd == 0)):
+        return None
+    sum_wd, sq_wd = _by_weekday(total, s.start, b0, lo), _by_weekday(sq, s.start, b0, lo)
+    mean_wd = np.divide(sum_wd, n_base_wd, out=np.zeros(7), where=n_base_wd > 0)
+    var_wd = np.divide(sq_wd, n_base_wd, out=np.zeros(7), where=n_base_wd > 0) - mean_wd**2
+    m0 = float((w * mean_wd).sum())
+    mean = float(total[lo:hi].sum()) / n_cur
+    var_cur = max(float(sq[lo:hi].sum()) / n_cur - mean**2, 0.0)
+    var_base = np.divide(w**2 * var_wd, n_base_wd, out=np.zeros(7), where=n_base_wd > 0)
+    var = var_cur / n_cur + float(var_base.sum())
+    if var <= 0 or m0 <= 0:
+        return None
+    return (mean - m0) / math.sqrt(var), mean, m0, n_cur, n_base
+
+
+def _split_gain(num: np.ndarray, den: np.ndarray, sq: np.ndarray | None) -> np.ndarray:
+    """Log-likelihood gain of splitting the whole series at each day i into [0, i) and [i, end) with
+    a value of its own each (binomial rates, or normal means with the pooled variance): largest at
+    the day the change began. It locates the start only; the test of that start is the baseline's."""
+    cx = np.concatenate([[0.0], np.cumsum(num)])
+    cn = np.concatenate([[0.0], np.cumsum(den)])
+    xb, nb = cx, cn
+    xa, na = cx[-1] - cx, cn[-1] - cn
+    if sq is None:
+
+        def ll(x: np.ndarray, n: np.ndarray) -> np.ndarray:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                p = np.where(n > 0, x / np.maximum(n, 1e-12), 0.0)
+                return np.nan_to_num(x * np.log(p) + (n - x) * np.log1p(-p))
+
+        gain = ll(xb, nb) + ll(xa, na) - ll(cx[-1:], cn[-1:])
+    else:
+        total_var = max(float(sq.sum()) / max(cn[-1], 1) - (cx[-1] / max(cn[-1], 1)) ** 2, 1e-12)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            diff = np.where((nb > 0) & (na > 0), xb / np.maximum(nb, 1e-12) - xa / np.maximum(na, 1e-12), 0.0)
+            gain = nb * na / np.maximum(cn[-1], 1) * diff**2 / (2 * total_var)
+    return gain[:-1]
+
+
+def _p_two_sided(z: float) -> float:
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+def _scan(
+    s: Series, step: str, test, num: np.ndarray, den: np.ndarray, sq: np.ndarray | None = None
+) -> Candidate | None:
+    """Best start over the scan window; the p-value pays for every start tried. `num`/`den` are the
+    daily sums whose ratio is the measured value (conversions / entries, revenue / sessions; `sq` the
+    sums of squares of a mean), read again over the last days to tell whether the change goes on."""
+    end = s.days
+    split = _split_gain(num, den, sq)
+    best: tuple[float, int, tuple[float, ...]] | None = None
+    tried = 0
+    for lo in range(max(end - SCAN_DAYS, BASELINE_DAYS), end):
+        res = test(lo, end)
+        if res is None:
+            continue
+        tried += 1
+        if best is None or split[lo] > best[0]:
+            best = (split[lo], lo, res)
+    if best is None:
+        return None
+    _, lo, (z, rate, base, n_cur, n_base) = best
+    recent = None
+    if end - lo > RECENT_DAYS:
+        # the last RECENT_DAYS, widened (within the period) until they hold MIN_CURRENT entries
+        r = end - RECENT_DAYS
+        while r > lo and den[r:end].sum() < MIN_CURRENT:
+            r -= 1
+        if r > lo:
+            n_r = float(den[r:end].sum())
+            value = float(num[r:end].sum()) / n_r
+            if sq is None:  # a rate: binomial variance at the baseline rate
+                unit_var = base * (1 - base)
+            else:  # a mean: the recent sessions' own variance
+                unit_var = max(float(sq[r:end].sum()) / n_r - value**2, 0.0)
+            recent = (value, n_r, unit_var)
+    return Candidate(s, step, lo, z, min(1.0, _p_two_sided(z) * tried), rate, base, n_cur, n_base, recent)
+
+
+def _ongoing(c: Candidate) -> bool:
+    """The last RECENT_DAYS (widened to MIN_CURRENT entries) still show the change: their value is
+    nearer the changed value than the baseline, and still beyond the baseline at one-sided p < ONGOING_P.
+    Periods too short to have a separate recent part are ongoing by construction."""
+    if c.recent is None:
+        return True
+    value, n, unit_var = c.recent
+    if c.rate == c.baseline_rate or unit_var <= 0:
+        return False
+    sign = 1.0 if c.rate > c.baseline_rate else -1.0
+    nearer = sign * (value - (c.rate + c.baseline_rate) / 2) >= 0
+    z = sign * (value - c.baseline_rate) / math.sqrt(unit_var / n)
+    return nearer and 0.5 * math.erfc(z / math.sqrt(2)) < ONGOING_P
+
+
+def _downstream(s: Series, step: str, lo: int, hi: int) -> tuple[float, float]:
+    """Baseline conversion from entering `step`'s numerator to purchase, and revenue per purchase."""
+    b0 = max(lo - BASELINE_DAYS, 0)
+    num = {"conversion": "purchase_sessions", "revenue_per_session": "purchase_sessions"}.get(
+        step, dict((st, n) for st, n, _ in STEPS).get(step, "purchase_sessions")
+    )
+    reached = float(s.counts[num][b0:lo].sum())
+    purchases = float(s.counts["purchase_sessions"][b0:lo].sum())
+    revenue = float(s.revenue[b0:lo].sum())
+    to_purchase = purchases / reached if reached else 0.0
+    per_purchase = revenue / purchases if purchases else 0.0
+    return to_purchase, per_purchase
+
+
+def candidates(series: list[Series]) -> list[Candidate]:
+    """The best start of every (segment, step) with enough data, rates and revenue per session."""
+    out = []
+    for s in series:
+        for step, num, den in STEPS:
+            n_arr, d_arr = s.counts[num], s.counts[den]
+            test = partial(_rate_test, s, n_arr, d_arr)
+            c = _scan(s, step, test, n_arr, d_arr)
+            if c is not None:
+                out.append(c)
+        if s.revenue_sessions is not None:
+            test = partial(_mean_test, s)
+            c = _scan(s, "revenue_per_session", test, s.revenue, s.revenue_sessions, s.revenue_sq)
+            if c is not None:
+                out.append(c)
+    return out
+
+
+def _round(v: float, digits: int = 4) -> float:
+    r = round(float(v), digits)
+    return int(r) if r.is_integer() and abs(r) >= 1 else r
+
+
+def _anomaly(c: Candidate, q: float, shop_conversions: float) -> dict:
+    s, end = c.series, c.series.days
+    to_purchase, per_purchase = _downstream(s, c.step, c.since, end)
+    if c.step == "revenue_per_session":
+        lost_revenue = (c.baseline_rate - c.rate) * c.current_n
+        lost_conv = lost_revenue / per_purchase if per_purchase else 0.0
+    else:
+        lost_conv = (
+            (c.baseline_rate - c.rate) * c.current_n * (1.0 if c.step == "conversion" else to_purchase)
+        )
+        lost_revenue = lost_conv * per_purchase
+    drop = c.rate < c.baseline_rate
+    share = abs(lost_conv) / shop_conversions if shop_conversions else 0.0
+    if drop and q < HIGH_Q and share >= HIGH_IMPACT_SHARE:
+        priority = "high"
+    elif share >= MEDIUM_IMPACT_SHARE:
+        priority = "medium"
+    else:
+        priority = "low"
+    out = {
+        "dimension": s.dimension,
+        "segment": s.segment,
+        "step": c.step,
+        "step_label": STEP_LABELS[c.step],
+        "direction": "drop" if drop else "rise",
+        "since": s.date(c.since).isoformat(),
+        "days": end - c.since,
+        "baseline_days": BASELINE_DAYS,
+        "sessions": int(round(c.current_n)),
+        "baseline_sessions": int(round(c.baseline_n)),
+    }
+    if c.step == "revenue_per_session":
+        out |= {
+            "revenue_per_session": _round(c.rate, 2),
+            "baseline_revenue_per_session": _round(c.baseline_rate, 2),
+            "revenue_per_session_change": _round(c.rate / c.baseline_rate - 1),
+        }
+    else:
+        out |= {
+            "rate": _round(c.rate),
+            "baseline_rate": _round(c.baseline_rate),
+            "rate_points": _round(c.rate - c.baseline_rate),
+            "rate_change": _round(c.rate / c.baseline_rate - 1) if c.baseline_rate else None,
+        }
+    out |= {
+        "lost_conversions": _round(lost_conv, 1),
+        "lost_revenue": _round(lost_revenue, 2),
+        "conversions_share": _round(share),
+        "z_score": _round(c.z, 2),
+        "p_scan": float(f"{c.p:.3g}"),
+        "q_fdr": float(f"{q:.3g}"),
+        "priority": priority,
+    }
+    return out
+
+
+def _explained(a: dict, others: list[dict]) -> bool:
+    """Redundant: a whole-shop anomaly one segment accounts for (same step and direction, at least half
+    of its loss), or a segment's outcome (session conversion, revenue per session) one of its own steps
+    accounts for (same direction, at least half): the root cause is listed instead."""
+    for o in others:
+        if o is a or o["direction"] != a["direction"]:
+            continue
+        share = abs(o["lost_conversions"]) / abs(a["lost_conversions"]) if a["lost_conversions"] else 1.0
+        by_segment = a["dimension"] == "all" and o["dimension"] != "all" and o["step"] == a["step"]
+        same_segment = (o["dimension"], o["segment"]) == (a["dimension"], a["segment"])
+        by_step = same_segment and a["step"] in OUTCOMES and o["step"] not in OUTCOMES
+        if (by_segment or by_step) and share >= 0.5:
+            return True
+    return False
+
+
+def detect(series: list[Series]) -> list[dict]:
+    """Significant, material, ongoing anomalies, ordered by priority then impact (largest first).
+
+    Impact shares are of the whole shop's purchases over each anomaly's own period: the "all" series
+    when present (the funnel topic always passes it), else the anomaly's segment."""
+    cands = candidates(series)
+    if not cands:
+        return []
+    q = false_discovery_control([c.p for c in cands], method="bh")
+    whole = next((s for s in series if s.dimension == "all"), None)
+    found = []
+    for c, qv in zip(cands, q, strict=True):
+        if qv >= FDR_Q or c.baseline_rate == 0:
+            continue
+        if abs(c.rate / c.baseline_rate - 1) < MIN_RELATIVE or not _ongoing(c):
+            continue
+        shop = (whole or c.series).counts["purchase_sessions"][c.since :].sum()
+        found.append(_anomaly(c, float(qv), float(shop)))
+    kept = [a for a in found if not _explained(a, found)]
+    kept.sort(key=lambda a: (PRIORITY_ORDER[a["priority"]], -abs(a["lost_conversions"])))
+    return kept[:MAX_ANOMALIES]
