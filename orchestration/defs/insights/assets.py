@@ -21,7 +21,7 @@ from orchestration.defs.shared.resources import Warehouse
 from orchestration.defs.transform import dbt_model_key
 
 TOPIC_MARTS = {
-    "funnel": ["fct_funnel_daily"],
+    "funnel": ["fct_funnel_daily", "fct_sessions"],
     "campaigns": ["fct_campaign_performance_daily"],
     "cohorts": ["fct_cohort_retention"],
     "customers": ["dim_customers"],
