@@ -17,8 +17,7 @@ import psycopg
 
 from ml.insights import detection
 from ml.insights.detection import COUNT_COLUMNS, STEPS, Series
-from ml.insights.topics import common
-from ml.insights.topics.common import is_empty, no_data, num, reference_date, table_exists
+from ml.insights.topics.common import is_empty, no_data, num, reference_date, shop_currency, table_exists
 
 TOPIC = "funnel"
 DIMENSIONS = ("channel", "device_type", "visitor_type", "customer_type")
@@ -140,7 +139,7 @@ def build_context(conn: psycopg.Connection, run_date: dt.date) -> dict[str, Any]
         "status": "ok",
         "run_date": run_date.isoformat(),
         "reference_date": ref.isoformat(),
-        "currency": common.shop_currency(conn),
+        "currency": shop_currency(conn),
         "funnel_mode": mode,
         "current_period": f"{(ref - dt.timedelta(days=SUMMARY_DAYS - 1)).isoformat()}..{ref.isoformat()}",
         "baseline_period": (
