@@ -38,7 +38,9 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
-from scipy.stats import false_discovery_control
+
+# scipy.stats is imported inside detect(): this module is reachable from the Dagster code location,
+# whose load must stay free of SciPy (tests/ops/test_no_deprecations.py).
 
 BASELINE_DAYS = 28
 SCAN_DAYS = 56
@@ -400,6 +402,8 @@ def detect(series: list[Series]) -> list[dict]:
     cands = candidates(series)
     if not cands:
         return []
+    from scipy.stats import false_discovery_control
+
     q = false_discovery_control([c.p for c in cands], method="bh")
     whole = next((s for s in series if s.dimension == "all"), None)
     found = []
