@@ -56,6 +56,7 @@ HIGH_Q = 0.01
 HIGH_IMPACT_SHARE = 0.05
 MEDIUM_IMPACT_SHARE = 0.01
 MAX_ANOMALIES = 8
+EARLIER_DAYS = 14
 
 # (step, numerator, denominator): step k's rate is sessions reaching k over sessions reaching k - 1
 STEPS: tuple[tuple[str, str, str], ...] = (
@@ -79,6 +80,7 @@ COUNT_COLUMNS = ("sessions", "product_view_sessions", "add_to_cart_sessions", "c
                  "payment_sessions", "purchase_sessions")  # fmt: skip
 PRIORITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 OUTCOMES = ("conversion", "revenue_per_session")  # results of the steps, not steps
+STEP_BY_NAME = {step: (step, num, den) for step, num, den in STEPS}
 
 
 @dataclass
@@ -288,9 +290,7 @@ def _ongoing(c: Candidate) -> bool:
 def _downstream(s: Series, step: str, lo: int, hi: int) -> tuple[float, float]:
     """Baseline conversion from entering `step`'s numerator to purchase, and revenue per purchase."""
     b0 = max(lo - BASELINE_DAYS, 0)
-    num = {"conversion": "purchase_sessions", "revenue_per_session": "purchase_sessions"}.get(
-        step, dict((st, n) for st, n, _ in STEPS).get(step, "purchase_sessions")
-    )
+    num = STEP_BY_NAME[step][1] if step in STEP_BY_NAME else "purchase_sessions"
     reached = float(s.counts[num][b0:lo].sum())
     purchases = float(s.counts["purchase_sessions"][b0:lo].sum())
     revenue = float(s.revenue[b0:lo].sum())
@@ -322,6 +322,15 @@ def _round(v: float, digits: int = 4) -> float:
     return int(r) if r.is_integer() and abs(r) >= 1 else r
 
 
+def _earlier(c: Candidate) -> float | None:
+    """The rate (or revenue per session) before the baseline window, when at least EARLIER_DAYS of it
+    are in the history: a rise back to that level is the end of an earlier drop (a recovery), not news."""
+    s, hi = c.series, c.since - BASELINE_DAYS
+    if hi < EARLIER_DAYS:
+        return None
+    return _window_rate(s.counts, (s.revenue, s.revenue_sessions), c.step, 0, hi)
+
+
 def _anomaly(c: Candidate, q: float, shop_conversions: float) -> dict:
     s, end = c.series, c.series.days
     to_purchase, per_purchase = _downstream(s, c.step, c.since, end)
@@ -334,8 +343,12 @@ def _anomaly(c: Candidate, q: float, shop_conversions: float) -> dict:
         )
         lost_revenue = lost_conv * per_purchase
     drop = c.rate < c.baseline_rate
+    earlier = _earlier(c)
+    recovery = not drop and earlier is not None and abs(c.rate / earlier - 1) < MIN_RELATIVE
     share = abs(lost_conv) / shop_conversions if shop_conversions else 0.0
-    if drop and q < HIGH_Q and share >= HIGH_IMPACT_SHARE:
+    if recovery:
+        priority = "low"
+    elif drop and q < HIGH_Q and share >= HIGH_IMPACT_SHARE:
         priority = "high"
     elif share >= MEDIUM_IMPACT_SHARE:
         priority = "medium"
@@ -359,6 +372,8 @@ def _anomaly(c: Candidate, q: float, shop_conversions: float) -> dict:
             "baseline_revenue_per_session": _round(c.baseline_rate, 2),
             "revenue_per_session_change": _round(c.rate / c.baseline_rate - 1),
         }
+        if recovery:
+            out["earlier_revenue_per_session"] = _round(earlier, 2)
     else:
         out |= {
             "rate": _round(c.rate),
@@ -366,6 +381,9 @@ def _anomaly(c: Candidate, q: float, shop_conversions: float) -> dict:
             "rate_points": _round(c.rate - c.baseline_rate),
             "rate_change": _round(c.rate / c.baseline_rate - 1) if c.baseline_rate else None,
         }
+        if recovery:
+            out["earlier_rate"] = _round(earlier)
+    out["recovery"] = recovery
     out |= {
         "lost_conversions": _round(lost_conv, 1),
         "lost_revenue": _round(lost_revenue, 2),
@@ -378,20 +396,83 @@ def _anomaly(c: Candidate, q: float, shop_conversions: float) -> dict:
     return out
 
 
-def _explained(a: dict, others: list[dict]) -> bool:
-    """Redundant: a whole-shop anomaly one segment accounts for (same step and direction, at least half
-    of its loss), or a segment's outcome (session conversion, revenue per session) one of its own steps
-    accounts for (same direction, at least half): the root cause is listed instead."""
-    for o in others:
-        if o is a or o["direction"] != a["direction"]:
+def _window_rate(counts: dict[str, np.ndarray], revenue: tuple, step: str, lo: int, hi: int) -> float | None:
+    """The step's rate (or revenue per session) over days [lo, hi) of raw arrays."""
+    if step == "revenue_per_session":
+        num, den = revenue
+    else:
+        _, n, d = STEP_BY_NAME[step]
+        num, den = counts[n], counts[d]
+    total = float(den[lo:hi].sum())
+    return float(num[lo:hi].sum()) / total if total else None
+
+
+def _change(counts: dict[str, np.ndarray], revenue: tuple, step: str, since: int, end: int) -> float:
+    """Relative change of the window [since, end) against the BASELINE_DAYS before it (0 if undefined)."""
+    now = _window_rate(counts, revenue, step, since, end)
+    before = _window_rate(counts, revenue, step, max(since - BASELINE_DAYS, 0), since)
+    return now / before - 1 if now is not None and before else 0.0
+
+
+def _concentrated(whole: Series, seg: Series, step: str, since: int) -> bool:
+    """The segment moved and the rest of the shop (whole minus segment) moved less than half as much:
+    the segment is where the change is. A shop-wide change moves every segment alike."""
+    rest = {k: whole.counts[k] - seg.counts[k] for k in whole.counts if k in seg.counts}
+    rev = (whole.revenue, whole.revenue_sessions)
+    seg_rev = (seg.revenue, seg.revenue_sessions)
+    has_rev = all(v is not None for v in rev + seg_rev)
+    rest_rev = (
+        (whole.revenue - seg.revenue, whole.revenue_sessions - seg.revenue_sessions) if has_rev else None
+    )
+    if step == "revenue_per_session" and not has_rev:
+        return True
+    end = whole.days
+    seg_change = _change(seg.counts, seg_rev, step, since, end)
+    rest_change = _change(rest, rest_rev, step, since, end)
+    return abs(rest_change) < 0.5 * abs(seg_change)
+
+
+def _redundant(found: list[tuple[dict, Series]]) -> set[int]:
+    """Indices of anomalies another one explains; the root cause is listed instead.
+
+    - A whole-shop anomaly is explained by one segment with the same step and direction that carries
+      at least half of its loss and where the change is concentrated (the rest of the shop moved less
+      than half as much).
+    - A segment's anomaly is explained by a whole-shop one that is kept (same step and direction) when
+      the change is not concentrated in it: a shop-wide outage is reported once, for the whole shop.
+    - A segment's outcome (session conversion, revenue per session) is explained by one of its own
+      steps in the same direction carrying at least half of its loss."""
+    whole = {id(a): s for a, s in found if a["dimension"] == "all"}
+    out: set[int] = set()
+
+    def share(a: dict, o: dict) -> float:
+        return abs(o["lost_conversions"]) / abs(a["lost_conversions"]) if a["lost_conversions"] else 1.0
+
+    for i, (a, s) in enumerate(found):
+        if a["dimension"] != "all":
             continue
-        share = abs(o["lost_conversions"]) / abs(a["lost_conversions"]) if a["lost_conversions"] else 1.0
-        by_segment = a["dimension"] == "all" and o["dimension"] != "all" and o["step"] == a["step"]
-        same_segment = (o["dimension"], o["segment"]) == (a["dimension"], a["segment"])
-        by_step = same_segment and a["step"] in OUTCOMES and o["step"] not in OUTCOMES
-        if (by_segment or by_step) and share >= 0.5:
-            return True
-    return False
+        for o, os_ in found:
+            if o["dimension"] == "all" or (o["step"], o["direction"]) != (a["step"], a["direction"]):
+                continue
+            if share(a, o) >= 0.5 and _concentrated(s, os_, a["step"], s.days - a["days"]):
+                out.add(i)
+                break
+    kept_whole = [(a, whole[id(a)]) for i, (a, _) in enumerate(found) if id(a) in whole and i not in out]
+    for i, (a, s) in enumerate(found):
+        if a["dimension"] == "all":
+            continue
+        for o, ws in kept_whole:
+            same = (o["step"], o["direction"]) == (a["step"], a["direction"])
+            if same and not _concentrated(ws, s, a["step"], ws.days - o["days"]):
+                out.add(i)
+                break
+        for o, _ in found:
+            same_segment = o is not a and (o["dimension"], o["segment"]) == (a["dimension"], a["segment"])
+            by_step = a["step"] in OUTCOMES and o["step"] not in OUTCOMES
+            if same_segment and by_step and o["direction"] == a["direction"] and share(a, o) >= 0.5:
+                out.add(i)
+                break
+    return out
 
 
 def detect(series: list[Series]) -> list[dict]:
@@ -413,7 +494,8 @@ def detect(series: list[Series]) -> list[dict]:
         if abs(c.rate / c.baseline_rate - 1) < MIN_RELATIVE or not _ongoing(c):
             continue
         shop = (whole or c.series).counts["purchase_sessions"][c.since :].sum()
-        found.append(_anomaly(c, float(qv), float(shop)))
-    kept = [a for a in found if not _explained(a, found)]
+        found.append((_anomaly(c, float(qv), float(shop)), c.series))
+    redundant = _redundant(found)
+    kept = [a for i, (a, _) in enumerate(found) if i not in redundant]
     kept.sort(key=lambda a: (PRIORITY_ORDER[a["priority"]], -abs(a["lost_conversions"])))
     return kept[:MAX_ANOMALIES]

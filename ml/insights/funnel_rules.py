@@ -70,10 +70,22 @@ def _anomaly_insight(i: int, a: dict[str, Any], currency: str) -> Insight:
         f"About {abs(a['lost_conversions']):,.0f} purchases and {money(a['lost_revenue'], currency)} "
         + ("lost so far." if drop else "gained so far.")
     )
+    headline = f"{label[0].upper() + label[1:]}: {a['step_label']} {verb} since {a['since']}"
+    recommendation = ADVICE[a["step"]].format(label=label)
+    if a.get("recovery"):
+        revenue = a["step"] == "revenue_per_session"
+        key = "earlier_revenue_per_session" if revenue else "earlier_rate"
+        cited.append(key)
+        earlier = money(a[key], currency) if revenue else pct(a[key])
+        headline = f"{label[0].upper() + label[1:]}: {a['step_label']} recovered since {a['since']}"
+        impact = (
+            f"That is back to the {earlier} of the weeks before the baseline: the earlier level is restored."
+        )
+        recommendation = "No action needed; check that it holds."
     return Insight(
-        headline=f"{label[0].upper() + label[1:]}: {a['step_label']} {verb} since {a['since']}",
+        headline=headline,
         observation=f"Since {a['since']} ({a['days']} days), {measured}. {impact}",
-        recommendation=ADVICE[a["step"]].format(label=label),
+        recommendation=recommendation,
         priority=a["priority"],
         evidence=[Evidence(metric=f"{path}.{m}", value=a[m]) for m in cited if a.get(m) is not None],
     )

@@ -24,7 +24,7 @@ INCIDENT = (120, 141)  # day indices [start, end): 3 weeks
 
 
 def simulate(seed, incident=None, swings=None, aov_drop=None):
-    """Daily counts per device plus the whole shop. incident = (segment, step, factor, lo, hi)."""
+    """Daily counts per device plus the whole shop. incident = (segments, step, factor, lo, hi)."""
     rng = np.random.default_rng(seed)
     devices = {}
     for seg, per_day in SEGMENTS.items():
@@ -34,7 +34,7 @@ def simulate(seed, incident=None, swings=None, aov_drop=None):
             rate = np.full(DAYS, RATES[step])
             if swings and seg == swings:
                 rate = np.clip(rate * rng.uniform(0.3, 1.7, DAYS), 0, 1)  # wild day-to-day noise
-            if incident and incident[0] == seg and incident[1] == step:
+            if incident and seg in incident[0] and incident[1] == step:
                 rate[incident[3] : incident[4]] *= incident[2]
             counts[col] = rng.binomial(prev.astype(int), rate).astype(float)
             prev = counts[col]
@@ -85,7 +85,7 @@ def test_clean_nights_raise_almost_no_high_priority_anomaly():
 @pytest.mark.parametrize("seed", [11, 12])
 def test_device_checkout_bug_is_reported_since_its_start_until_it_ends(seed):
     lo, hi = INCIDENT
-    devices = simulate(seed, incident=("mobile", "payment", 0.4, lo, hi))
+    devices = simulate(seed, incident=(("mobile",), "payment", 0.4, lo, hi))
     true_start = START + dt.timedelta(days=lo)
     surfaced = []
     for day in range(lo, hi):
@@ -104,19 +104,28 @@ def test_device_checkout_bug_is_reported_since_its_start_until_it_ends(seed):
     # late in the incident it is high priority and listed first
     late = detect(night(devices, hi - 1))
     assert late[0]["segment"] == "mobile" and late[0]["step"] == "payment" and late[0]["priority"] == "high"
-    # well after it ended, no drop of mobile payments is left (the recovery may show as a rise)
+    # well after it ended, no drop of mobile payments is left; a rise back is a low-priority recovery
     after = detect(night(devices, hi + 10))
     assert not [
         a for a in after if a["segment"] == "mobile" and a["step"] == "payment" and a["direction"] == "drop"
     ]
+    assert all(a["recovery"] and a["priority"] == "low" for a in after if a["direction"] == "rise"), after
 
 
 def test_the_whole_shop_anomaly_explained_by_one_segment_is_not_repeated():
     lo, hi = INCIDENT
-    devices = simulate(3, incident=("mobile", "payment", 0.3, lo, hi))
+    devices = simulate(3, incident=(("mobile",), "payment", 0.3, lo, hi))
     names = _names(detect(night(devices, hi - 1)))
     assert ("device_type", "mobile", "payment") in names
     assert ("all", "all", "payment") not in names
+
+
+def test_a_shop_wide_outage_is_reported_once_for_the_whole_shop():
+    lo, hi = INCIDENT
+    devices = simulate(4, incident=(tuple(SEGMENTS), "payment", 0.4, lo, hi))
+    for day in (lo + 3, hi - 1):
+        payment = {(d, s) for d, s, step in _names(detect(night(devices, day))) if step == "payment"}
+        assert payment == {("all", "all")}, day
 
 
 def test_tiny_segment_with_wild_swings_is_never_high_priority():
@@ -138,7 +147,7 @@ def test_revenue_per_session_drop_without_conversion_change():
 
 def test_anomalies_are_ordered_by_priority_then_impact():
     lo, hi = INCIDENT
-    devices = simulate(7, incident=("desktop", "checkout", 0.5, lo, hi))
+    devices = simulate(7, incident=(("desktop",), "checkout", 0.5, lo, hi))
     anomalies = detect(night(devices, hi - 1))
     assert anomalies
     keys = [(PRIORITY_ORDER[a["priority"]], -abs(a["lost_conversions"])) for a in anomalies]
@@ -153,3 +162,21 @@ def test_too_little_data_finds_nothing():
         for s in short
     ]
     assert detect(tiny) == []
+
+
+def test_rule_insights_of_drops_and_recoveries_pass_grounding():
+    from ml.insights import funnel_rules
+    from ml.insights.grounding import check_insight
+
+    lo, hi = INCIDENT
+    devices = simulate(11, incident=(("mobile",), "payment", 0.4, lo, hi))
+    kinds = set()
+    for day in (hi - 1, hi + 10):
+        anomalies = detect(night(devices, day))
+        ctx = {"currency": "EUR", "anomalies": anomalies, "overall": {}}
+        for a, insight in zip(anomalies, funnel_rules.generate(ctx), strict=False):
+            kinds.add("recovery" if a["recovery"] else a["direction"])
+            assert check_insight(insight, ctx) == [], (a, insight)
+            if a["recovery"]:
+                assert "recovered since" in insight.headline and insight.priority == "low"
+    assert {"drop", "recovery"} <= kinds

@@ -30,7 +30,7 @@ def planted_wh(built_tiny, dbt_warehouse):
     from tests.ml.copies import copy_database
 
     wh = copy_database(dbt_warehouse, "journey_insights_funnel", schema_only=False)
-    devices = simulate(21, incident=("mobile", "payment", 0.4, *INCIDENT))
+    devices = simulate(21, incident=(("mobile",), "payment", 0.4, *INCIDENT))
     rows = []
     for device, (counts, revenue, _sq, _n) in devices.items():
         for i in range(len(counts["sessions"])):
