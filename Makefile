@@ -23,7 +23,7 @@ dev: install  ## Dagster UI (`dg dev`) on 127.0.0.1:$PORT (3000), serving the sh
 	$(UV) run journey dev $(if $(SIZE),--size $(SIZE)) --port $(PORT)
 
 test: install  ## the whole test suite (installs Chromium for the browser test when missing)
-	$(UV) run pytest -q
+	$(UV) run pytest -q --durations=25
 
 test-fast: install  ## everything but the end-to-end and browser tiers
 	$(UV) run pytest -q -m "not e2e and not browser"

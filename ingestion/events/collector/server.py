@@ -37,7 +37,11 @@ def running_app(app: object, port: int | None = None) -> Iterator[str]:
     """Any ASGI app on 127.0.0.1 in a background thread (uvicorn); yields its base URL."""
     port = port or _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        # a connection still open at Ctrl-C is cancelled after 5 s; the lifespan shutdown (which closes the
+        # landing files) runs either way
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
+        )
     )
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
