@@ -46,7 +46,9 @@ BASELINE_DAYS = 28
 SCAN_DAYS = 56
 RECENT_DAYS = 7
 ONGOING_P = 0.05
-HISTORY_DAYS = SCAN_DAYS + BASELINE_DAYS  # days of daily counts the detector needs
+EARLIER_DAYS = 14
+# days of daily counts the detector needs: the scan, its baseline, and the weeks before (recoveries)
+HISTORY_DAYS = SCAN_DAYS + BASELINE_DAYS + EARLIER_DAYS
 MIN_CURRENT = 30
 MIN_BASELINE = 100
 MIN_EXPECTED = 5.0
@@ -56,7 +58,6 @@ HIGH_Q = 0.01
 HIGH_IMPACT_SHARE = 0.05
 MEDIUM_IMPACT_SHARE = 0.01
 MAX_ANOMALIES = 8
-EARLIER_DAYS = 14
 
 # (step, numerator, denominator): step k's rate is sessions reaching k over sessions reaching k - 1
 STEPS: tuple[tuple[str, str, str], ...] = (
@@ -323,12 +324,12 @@ def _round(v: float, digits: int = 4) -> float:
 
 
 def _earlier(c: Candidate) -> float | None:
-    """The rate (or revenue per session) before the baseline window, when at least EARLIER_DAYS of it
-    are in the history: a rise back to that level is the end of an earlier drop (a recovery), not news."""
+    """The rate (or revenue per session) of the EARLIER_DAYS before the baseline window: a rise back to
+    that level is the end of an earlier drop (a recovery), not news. None when the history is shorter."""
     s, hi = c.series, c.since - BASELINE_DAYS
     if hi < EARLIER_DAYS:
         return None
-    return _window_rate(s.counts, (s.revenue, s.revenue_sessions), c.step, 0, hi)
+    return _window_rate(s.counts, (s.revenue, s.revenue_sessions), c.step, hi - EARLIER_DAYS, hi)
 
 
 def _anomaly(c: Candidate, q: float, shop_conversions: float) -> dict:
@@ -414,9 +415,17 @@ def _change(counts: dict[str, np.ndarray], revenue: tuple, step: str, since: int
     return now / before - 1 if now is not None and before else 0.0
 
 
+def _entries(counts: dict[str, np.ndarray], revenue: tuple | None, step: str, lo: int, hi: int) -> float:
+    """Sessions entering the step (or, for revenue per session, the sessions) over days [lo, hi)."""
+    den = revenue[1] if step == "revenue_per_session" else counts[STEP_BY_NAME[step][2]]
+    return float(den[lo:hi].sum())
+
+
 def _concentrated(whole: Series, seg: Series, step: str, since: int) -> bool:
     """The segment moved and the rest of the shop (whole minus segment) moved less than half as much:
-    the segment is where the change is. A shop-wide change moves every segment alike."""
+    the segment is where the change is. A shop-wide change moves every segment alike. A rest too small
+    to measure (fewer than MIN_CURRENT entries since the start, e.g. the few returning customers beside
+    "new") tells nothing: the change is not shown to be concentrated, and the whole shop is reported."""
     rest = {k: whole.counts[k] - seg.counts[k] for k in whole.counts if k in seg.counts}
     rev = (whole.revenue, whole.revenue_sessions)
     seg_rev = (seg.revenue, seg.revenue_sessions)
@@ -427,6 +436,8 @@ def _concentrated(whole: Series, seg: Series, step: str, since: int) -> bool:
     if step == "revenue_per_session" and not has_rev:
         return True
     end = whole.days
+    if _entries(rest, rest_rev, step, since, end) < MIN_CURRENT:
+        return False
     seg_change = _change(seg.counts, seg_rev, step, since, end)
     rest_change = _change(rest, rest_rev, step, since, end)
     return abs(rest_change) < 0.5 * abs(seg_change)
@@ -440,8 +451,8 @@ def _redundant(found: list[tuple[dict, Series]]) -> set[int]:
       than half as much).
     - A segment's anomaly is explained by a whole-shop one that is kept (same step and direction) when
       the change is not concentrated in it: a shop-wide outage is reported once, for the whole shop.
-    - A segment's outcome (session conversion, revenue per session) is explained by one of its own
-      steps in the same direction carrying at least half of its loss."""
+    - An outcome (session conversion, revenue per session) of a segment or of the whole shop is
+      explained by one of its own steps in the same direction carrying at least half of its loss."""
     whole = {id(a): s for a, s in found if a["dimension"] == "all"}
     out: set[int] = set()
 
@@ -459,9 +470,7 @@ def _redundant(found: list[tuple[dict, Series]]) -> set[int]:
                 break
     kept_whole = [(a, whole[id(a)]) for i, (a, _) in enumerate(found) if id(a) in whole and i not in out]
     for i, (a, s) in enumerate(found):
-        if a["dimension"] == "all":
-            continue
-        for o, ws in kept_whole:
+        for o, ws in kept_whole if a["dimension"] != "all" else ():
             same = (o["step"], o["direction"]) == (a["step"], a["direction"])
             if same and not _concentrated(ws, s, a["step"], ws.days - o["days"]):
                 out.add(i)
