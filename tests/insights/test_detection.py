@@ -23,11 +23,11 @@ SEGMENTS = {"desktop": 160, "mobile": 120, "tablet": 15}
 INCIDENT = (120, 141)  # day indices [start, end): 3 weeks
 
 
-def simulate(seed, incident=None, swings=None, aov_drop=None):
+def simulate(seed, incident=None, swings=None, aov_drop=None, segments=SEGMENTS):
     """Daily counts per device plus the whole shop. incident = (segments, step, factor, lo, hi)."""
     rng = np.random.default_rng(seed)
     devices = {}
-    for seg, per_day in SEGMENTS.items():
+    for seg, per_day in segments.items():
         n = rng.poisson(per_day, DAYS).astype(float)
         counts, prev = {"sessions": n}, n
         for step, col in COLUMNS.items():
@@ -126,6 +126,19 @@ def test_a_shop_wide_outage_is_reported_once_for_the_whole_shop():
     for day in (lo + 3, hi - 1):
         payment = {(d, s) for d, s, step in _names(detect(night(devices, day))) if step == "payment"}
         assert payment == {("all", "all")}, day
+
+
+def test_an_outage_is_not_pinned_on_a_segment_that_is_almost_the_whole_shop():
+    """Beside a segment of nearly every session (like "new customers"), the rest is too small to show
+    the change is concentrated: the whole shop's anomaly stands, and its conversion drop folds into it."""
+    lo, hi = INCIDENT
+    segments = {"most": 290, "few": 2}
+    devices = simulate(8, incident=(tuple(segments), "purchase", 0.5, lo, hi), segments=segments)
+    for day in (lo + 3, hi - 1):
+        names = _names(detect(night(devices, day)))
+        assert ("all", "all", "purchase") in names, (day, names)
+        assert ("device_type", "most", "purchase") not in names, (day, names)
+        assert ("all", "all", "conversion") not in names, (day, names)
 
 
 def test_tiny_segment_with_wild_swings_is_never_high_priority():
