@@ -310,6 +310,7 @@ def tracker_demo(port: int, collector_port: int, consent: str) -> None:
     """Start a collector and the demo shop (consent banner, log in / log out, a panel of each event sent
     and the collector's answer) on 127.0.0.1 until Ctrl-C. Events land in $EVENTS_LANDING_DIR, else in
     a new temporary directory (printed)."""
+    import signal
     import tempfile
 
     from ingestion.events.collector import CollectorConfig, running_collector
@@ -325,6 +326,9 @@ def tracker_demo(port: int, collector_port: int, consent: str) -> None:
     shop_origins = (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
     write_key = os.environ.get("COLLECTOR_WRITE_KEY") or "demo-write-key"  # a browser key: public anyway
     config = CollectorConfig.from_env(landing_dir=landing, cors_origins=shop_origins, write_key=write_key)
+    # "Ctrl-C to stop" holds even when started with SIGINT ignored (`journey tracker demo &` from a
+    # script, a background CI shell): children inherit an ignored SIGINT and Python keeps it ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with running_collector(config, port=collector_port) as collector_url:
         app = create_demo_app(collector_url, write_key=write_key, consent=consent)
         with running_app(app, port=port) as shop_url:

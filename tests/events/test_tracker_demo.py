@@ -1,5 +1,6 @@
 """`journey tracker demo` really serves: the demo shop's page and tracker.js, a collector that lands an
-event posted from the shop's origin, and a clean stop on Ctrl-C (the landing file closed)."""
+event posted from the shop's origin, and a clean stop on Ctrl-C (the landing file closed), also when the
+demo was started with SIGINT ignored (as a background job of a non-interactive shell is)."""
 
 from __future__ import annotations
 
@@ -31,8 +32,9 @@ def test_tracker_demo_serves_the_shop_and_a_collector(tmp_path: Path) -> None:
     command = [sys.executable, "-X", "faulthandler", "-m", "orchestration.cli", "tracker", "demo", "--port", str(shop_port),
                "--collector-port", str(collector_port), "--consent", "opt-in"]  # fmt: skip
     proc = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )  # fmt: skip
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     output: list[str] = []
