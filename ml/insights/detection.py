@@ -397,13 +397,18 @@ def _anomaly(c: Candidate, q: float, shop_conversions: float) -> dict:
     return out
 
 
+def _arrays(counts: dict[str, np.ndarray], revenue: tuple | None, step: str) -> tuple[np.ndarray, np.ndarray]:
+    """(numerator, denominator) daily arrays of a step's rate, or (revenue, sessions) for revenue per
+    session."""
+    if step == "revenue_per_session":
+        return revenue
+    _, n, d = STEP_BY_NAME[step]
+    return counts[n], counts[d]
+
+
 def _window_rate(counts: dict[str, np.ndarray], revenue: tuple, step: str, lo: int, hi: int) -> float | None:
     """The step's rate (or revenue per session) over days [lo, hi) of raw arrays."""
-    if step == "revenue_per_session":
-        num, den = revenue
-    else:
-        _, n, d = STEP_BY_NAME[step]
-        num, den = counts[n], counts[d]
+    num, den = _arrays(counts, revenue, step)
     total = float(den[lo:hi].sum())
     return float(num[lo:hi].sum()) / total if total else None
 
@@ -417,8 +422,7 @@ def _change(counts: dict[str, np.ndarray], revenue: tuple, step: str, since: int
 
 def _entries(counts: dict[str, np.ndarray], revenue: tuple | None, step: str, lo: int, hi: int) -> float:
     """Sessions entering the step (or, for revenue per session, the sessions) over days [lo, hi)."""
-    den = revenue[1] if step == "revenue_per_session" else counts[STEP_BY_NAME[step][2]]
-    return float(den[lo:hi].sum())
+    return float(_arrays(counts, revenue, step)[1][lo:hi].sum())
 
 
 def _concentrated(whole: Series, seg: Series, step: str, since: int) -> bool:
