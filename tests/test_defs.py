@@ -17,7 +17,8 @@ RAW_KEYS = [
 ]  # fmt: skip
 MARTS = [
     "fct_orders", "fct_order_items", "dim_customers", "dim_products", "fct_sessions", "fct_funnel_daily",
-    "fct_cohort_retention", "fct_attribution", "fct_campaign_performance_daily", "ml_customer_features",
+    "fct_cohort_retention", "fct_attribution", "fct_campaign_performance_daily",
+    "fct_channel_performance_daily", "ml_customer_features",
 ]  # fmt: skip
 ML_TABLES = [
     "churn_scores", "ltv_predictions", "product_recommendations", "similar_products", "demand_forecast",

@@ -45,13 +45,14 @@ LINE_ITEM = (
     "product { id } variant { id }"
 )
 REFUND_LINE_ITEM = f"id quantity lineItem {{ id }} subtotalSet {{ {MONEY} }}"
-VARIANT = "id sku title price"
+VARIANT = "id sku title price inventoryItem { unitCost { amount currencyCode } }"
 
 
 def order_fields(nested: int) -> str:
     return (
         "id name createdAt updatedAt processedAt cancelledAt test displayFinancialStatus email phone "
         f"currencyCode subtotalPriceSet {{ {MONEY} }} totalDiscountsSet {{ {MONEY} }} "
+        f"totalShippingPriceSet {{ {MONEY} }} totalTaxSet {{ {MONEY} }} "
         f"totalPriceSet {{ {MONEY} }} totalRefundedSet {{ {MONEY} }} customer {{ id }} discountCodes "
         "customAttributes { key value } "
         f"customerJourneySummary {{ firstVisit {{ {VISIT} }} lastVisit {{ {VISIT} }} }} "

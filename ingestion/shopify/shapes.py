@@ -31,6 +31,7 @@ COLUMNS: dict[str, dict[str, dict[str, Any]]] = {
         ("cancelled_at", TS), ("test", BOOL), ("financial_status", T), ("email", T), ("phone", T),
         ("currency_code", T), ("subtotal_amount", NUM), ("total_discounts_amount", NUM),
         ("total_price_amount", NUM), ("total_refunded_amount", NUM), ("customer_id", T), ("discount_codes", T),
+        ("total_shipping_amount", NUM), ("total_tax_amount", NUM),
         ("journey_anonymous_id", T), ("landing_page", T), ("referring_site", T),
         *((f"{visit}_{f}", TS if f == "occurred_at" else T) for visit in ("first_visit", "last_visit")
           for f in VISIT_FIELDS),
@@ -57,7 +58,9 @@ COLUMNS: dict[str, dict[str, dict[str, Any]]] = {
         ("id", T), ("title", T), ("handle", T), ("product_type", T), ("vendor", T), ("status", T), ("tags", T),
         ("created_at", TS), ("updated_at", TS),
     ]),
-    "product_variants": _cols([("id", T), ("product_id", T), ("sku", T), ("title", T), ("price", NUM)]),
+    "product_variants": _cols([
+        ("id", T), ("product_id", T), ("sku", T), ("title", T), ("price", NUM), ("unit_cost_amount", NUM),
+    ]),
 }  # fmt: skip
 
 
@@ -123,6 +126,8 @@ def order_row(o: dict[str, Any]) -> dict[str, Any]:
         "total_discounts_amount": money(o.get("totalDiscountsSet")),
         "total_price_amount": money(o.get("totalPriceSet")),
         "total_refunded_amount": money(o.get("totalRefundedSet")),
+        "total_shipping_amount": money(o.get("totalShippingPriceSet")),
+        "total_tax_amount": money(o.get("totalTaxSet")),
         "customer_id": _id(o.get("customer")),
         "discount_codes": ",".join(codes) if codes else None,
         "journey_anonymous_id": attributes.get(JOURNEY_ATTRIBUTE) or None,
@@ -229,6 +234,8 @@ def variant_rows(p: dict[str, Any]) -> list[dict[str, Any]]:
             "sku": v.get("sku"),
             "title": v.get("title"),
             "price": None if v.get("price") is None else Decimal(v["price"]),
+            # the inventory item's cost (read_products is enough since 2025-01); null = no cost entered
+            "unit_cost_amount": money((v.get("inventoryItem") or {}).get("unitCost")),
         }
         for v in (p.get("variants") or {}).get("nodes", [])
     ]

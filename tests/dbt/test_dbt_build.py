@@ -10,7 +10,7 @@ import pytest
 MARTS = [
     "fct_orders", "fct_order_items", "dim_customers", "dim_products", "fct_sessions", "fct_funnel_daily",
     "fct_funnel_daily_ga4", "fct_cohort_retention", "fct_attribution", "fct_campaign_performance_daily",
-    "ml_customer_features",
+    "fct_channel_performance_daily", "ml_customer_features",
 ]  # fmt: skip
 MODELS = {"first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based"}
 # the generator's channel names -> GA4 default channel groups

@@ -21,7 +21,7 @@ COMPARED = [
     "intermediate.int_sessions_aggregated", "intermediate.int_touchpoints_collected",
     "intermediate.int_identities_resolved", "intermediate.int_visitor_consent", "marts.fct_sessions", "marts.fct_funnel_daily",
     "marts.fct_orders", "marts.dim_customers", "marts.fct_cohort_retention", "marts.fct_attribution",
-    "marts.fct_campaign_performance_daily", "marts.ml_customer_features",
+    "marts.fct_campaign_performance_daily", "marts.fct_channel_performance_daily", "marts.ml_customer_features",
 ]  # fmt: skip
 
 

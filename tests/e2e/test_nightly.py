@@ -12,7 +12,8 @@ RAW = ["shopify.orders", "shopify.customers", "shopify.products", "meta_ads.ads_
        "ga4.daily_traffic", "events.events"]  # fmt: skip
 MARTS = ["marts.fct_orders", "marts.fct_order_items", "marts.dim_customers", "marts.dim_products",
          "marts.fct_sessions", "marts.fct_funnel_daily", "marts.fct_cohort_retention", "marts.fct_attribution",
-         "marts.fct_campaign_performance_daily", "marts.ml_customer_features"]  # fmt: skip
+         "marts.fct_campaign_performance_daily", "marts.fct_channel_performance_daily",
+         "marts.ml_customer_features"]  # fmt: skip
 ML = ["ml.churn_scores", "ml.ltv_predictions", "ml.product_recommendations", "ml.similar_products",
       "ml.demand_forecast", "ml.attribution_data_driven", "ml.model_runs"]  # fmt: skip
 

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 ALL_MARTS = [
     "fct_orders", "fct_order_items", "dim_customers", "dim_products", "fct_sessions", "fct_funnel_daily",
     "fct_funnel_daily_ga4", "fct_cohort_retention", "fct_attribution", "fct_campaign_performance_daily",
-    "ml_customer_features",
+    "fct_channel_performance_daily", "ml_customer_features",
 ]  # fmt: skip
 ORDER_MARTS = ["fct_orders", "fct_order_items", "dim_customers", "dim_products", "fct_cohort_retention",
                "ml_customer_features"]  # fmt: skip
@@ -40,6 +40,7 @@ EMPTY_WITHOUT = {
     **{mart: ORDER_SOURCES for mart in ORDER_MARTS},
     "fct_sessions": {"events"}, "fct_funnel_daily": {"events"}, "fct_funnel_daily_ga4": {"ga4"},
     "fct_attribution": ORDER_SOURCES, "fct_campaign_performance_daily": {"meta_ads", "events", "shopify"},
+    "fct_channel_performance_daily": {"meta_ads", "shopify"},
 }  # fmt: skip
 MODELS = ["churn", "ltv", "recommendations", "demand_forecast", "attribution"]
 
@@ -47,7 +48,8 @@ MODELS = ["churn", "ltv", "recommendations", "demand_forecast", "attribution"]
 CASES = {
     "shopify_only": {
         "sources": ["shopify"],
-        "marts": ORDER_MARTS + ["fct_attribution"],  # from Shopify's customerJourneySummary visits
+        # from Shopify's customerJourneySummary visits
+        "marts": ORDER_MARTS + ["fct_attribution", "fct_channel_performance_daily"],
         "trains": ["churn", "ltv", "recommendations", "demand_forecast"],
         "topics": ["cohorts", "customers", "demand"],
     },
@@ -66,7 +68,7 @@ CASES = {
     },
     "shopify_and_events": {
         "sources": ["shopify", "events"],
-        "marts": ORDER_MARTS + EVENT_MARTS + ["fct_attribution"],
+        "marts": ORDER_MARTS + EVENT_MARTS + ["fct_attribution", "fct_channel_performance_daily"],
         "trains": ["churn", "ltv", "recommendations", "demand_forecast", "attribution"],
         "topics": ["cohorts", "customers", "demand", "funnel"],
     },

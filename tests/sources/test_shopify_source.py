@@ -58,7 +58,8 @@ CONTRACT = {
     "orders": {
         "id", "name", "created_at", "updated_at", "processed_at", "cancelled_at", "test", "financial_status",
         "email", "phone", "currency_code", "subtotal_amount", "total_discounts_amount", "total_price_amount",
-        "total_refunded_amount", "customer_id", "discount_codes", "journey_anonymous_id", "landing_page",
+        "total_refunded_amount", "total_shipping_amount", "total_tax_amount", "customer_id", "discount_codes",
+        "journey_anonymous_id", "landing_page",
         "referring_site", *(f"{v}_{f}" for v in ("first_visit", "last_visit") for f in VISIT),
     },
     "order_line_items": {
@@ -72,7 +73,7 @@ CONTRACT = {
         "updated_at", "number_of_orders", "amount_spent_amount", "city", "country_code",
     },
     "products": {"id", "title", "handle", "product_type", "vendor", "status", "tags", "created_at", "updated_at"},
-    "product_variants": {"id", "product_id", "sku", "title", "price"},
+    "product_variants": {"id", "product_id", "sku", "title", "price", "unit_cost_amount"},
 }  # fmt: skip
 WORLD_TABLES = {
     "orders": "orders", "order_line_items": "order_line_items", "refunds": "refunds",
@@ -167,6 +168,12 @@ def test_values_match_the_simulated_shop(shop, reference):
     ]
     assert total == Decimal(sum(orders["total_price"]))
     assert refunded == Decimal(sum(orders["total_refunded"]))
+    shipping, tax = query("select sum(total_shipping_amount), sum(total_tax_amount) from shopify.orders")[0]
+    assert shipping == Decimal(sum(orders["total_shipping"])) > 0
+    assert tax == 0  # the simulated shop collects no tax; the column is still loaded
+    variants = pd.read_parquet(shop.world / "product_variants.parquet")
+    (cost,) = query("select sum(unit_cost_amount) from shopify.product_variants")[0]
+    assert cost == Decimal(sum(variants["unit_cost"])) > 0
     first = orders.iloc[0]
     row = query(
         "select id, name, customer_id, journey_anonymous_id, financial_status, created_at, discount_codes "

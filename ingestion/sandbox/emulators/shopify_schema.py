@@ -126,6 +126,15 @@ type ProductVariant implements Node {
   title: String!
   price: Money!
   product: Product!
+  inventoryItem: InventoryItem!
+}
+
+type InventoryItem implements Node {
+  id: ID!
+  legacyResourceId: UnsignedInt64!
+  sku: String
+  tracked: Boolean!
+  unitCost: MoneyV2
 }
 
 type Product implements Node {
@@ -188,6 +197,7 @@ type Order implements Node {
   subtotalPriceSet: MoneyBag
   totalDiscountsSet: MoneyBag
   totalShippingPriceSet: MoneyBag!
+  totalTaxSet: MoneyBag
   totalPriceSet: MoneyBag!
   totalRefundedSet: MoneyBag!
   customer: Customer

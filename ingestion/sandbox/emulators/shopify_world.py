@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 CURRENCY = "USD"
 JOURNEY_ATTRIBUTE = "_journey_anonymous_id"
+INVENTORY_ITEM_ID_OFFSET = 4_000_000_000_000  # inventory item ids are their own sequence in Shopify
 UNTAGGED_MEDIUMS = frozenset({"(none)", "organic", "referral"})  # visits without utm_* in their URL
 
 
@@ -189,6 +190,16 @@ class ShopifyWorld:
                 "title": v["title"],
                 "price": amount(v["price"]),
                 "product": node,
+                "inventoryItem": {
+                    "id": gid("InventoryItem", v["variant_id"] + INVENTORY_ITEM_ID_OFFSET),
+                    "legacyResourceId": str(v["variant_id"] + INVENTORY_ITEM_ID_OFFSET),
+                    "sku": v["sku"],
+                    "tracked": True,
+                    # a shop that never entered a cost has none (worlds written before costs existed)
+                    "unitCost": None
+                    if v.get("unit_cost") is None
+                    else {"amount": amount(v["unit_cost"]), "currencyCode": CURRENCY},
+                },
             }
             for v in self._variants[p["product_id"]]
         ]
@@ -297,6 +308,7 @@ class ShopifyWorld:
             "subtotalPriceSet": money_bag(o["subtotal_price"]),
             "totalDiscountsSet": money_bag(o["total_discounts"]),
             "totalShippingPriceSet": money_bag(o["total_shipping"]),
+            "totalTaxSet": money_bag(o.get("total_tax") or 0),  # the simulated shop collects no tax
             "totalPriceSet": money_bag(total),
             "totalRefundedSet": money_bag(refunded),
             "discountCode": o["discount_code"],

@@ -79,6 +79,7 @@ class Catalog:
     variant_title: list[str]
     variant_sku: list[str]
     variant_price_cents: np.ndarray
+    variant_cost_cents: np.ndarray  # what the shop pays per unit (Shopify's inventory item `unitCost`)
 
     def __len__(self) -> int:
         return len(self.product_id)
@@ -127,6 +128,10 @@ def build_catalog(cfg: SizeConfig, seed: int) -> Catalog:
     for j in range(1, len(v_prod_arr)):
         v_pos[j] = v_pos[j - 1] + 1 if v_rank[j] else 0
     v_price = price_cents[v_prod_arr] + v_pos * (price_cents[v_prod_arr] // 200) * 100
+    # unit cost: 25-45 % of the price per product (a DTC brand's usual landed cost), drawn from a stream
+    # of its own so adding it changed no other draw
+    cost_share = 0.25 + 0.20 * uniform(seed, idx, 108)
+    v_cost = np.round(v_price * cost_share[v_prod_arr]).astype(np.int64)
     skus = [
         f"SKU-{handles[p][:12].upper().rstrip('-')}-{k}" for p, k in zip(v_prod, v_pos.tolist(), strict=True)
     ]
@@ -146,6 +151,7 @@ def build_catalog(cfg: SizeConfig, seed: int) -> Catalog:
         variant_title=v_title,
         variant_sku=skus,
         variant_price_cents=v_price.astype(np.int64),
+        variant_cost_cents=v_cost,
     )
 
 

@@ -234,6 +234,7 @@ def generate_world(
         "sku": pa.array([cat.variant_sku[i] for i in vv], pa.string()),
         "title": pa.array([cat.variant_title[i] for i in vv], pa.string()),
         "price": tables.money(cat.variant_price_cents[vv]),
+        "unit_cost": tables.money(cat.variant_cost_cents[vv]),
     }), out / "product_variants.parquet")  # fmt: skip
 
     # customers

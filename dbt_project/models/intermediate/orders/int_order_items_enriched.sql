@@ -1,7 +1,8 @@
 {#- Order lines with their order's context, the product's category and what was refunded: Shopify's line
     items, and the lines of the order-history export (for the orders exported with lines). An imported
     line is the Shopify product with the same sku when Shopify is configured, else the export's product
-    key (dim_products lists those products too). -#}
+    key (dim_products lists those products too). `unit_cost` is the variant's inventory item cost in
+    Shopify (today's cost: Shopify keeps no cost history), null when the shop entered none. -#}
 with
 
 line_items as (
@@ -30,7 +31,8 @@ variant_skus as (
     select
         sku,
         min(product_id) as product_id,
-        min(variant_id) as variant_id
+        min(variant_id) as variant_id,
+        min(unit_cost) as unit_cost
     from variants
     where sku is not null
     group by sku
@@ -71,6 +73,7 @@ shopify_lines as (
         line_items.unit_price,
         line_items.quantity * line_items.unit_price as gross_amount,
         line_items.discount_amount,
+        variants.unit_cost,
         coalesce(refunds_per_line.refunded_quantity, 0) as refunded_quantity,
         coalesce(refunds_per_line.refunded_amount, 0) as refunded_amount,
         line_items.quantity * line_items.unit_price
@@ -80,13 +83,15 @@ shopify_lines as (
     inner join orders on line_items.order_id = orders.order_id
     left join products on line_items.product_id = products.product_id
     left join refunds_per_line on line_items.line_item_id = refunds_per_line.line_item_id
+    left join variants on line_items.variant_id = variants.variant_id
 ),
 
 imported_with_products as (
     select
         imported_lines.*,
         coalesce(variant_skus.product_id, imported_lines.product_key) as matched_product_id,
-        variant_skus.variant_id as matched_variant_id
+        variant_skus.variant_id as matched_variant_id,
+        variant_skus.unit_cost as matched_unit_cost
     from imported_lines
     left join variant_skus on imported_lines.sku = variant_skus.sku
 ),
@@ -109,6 +114,7 @@ exported_lines as (
         imported_with_products.unit_price,
         imported_with_products.quantity * imported_with_products.unit_price as gross_amount,
         cast(0 as numeric(14, 2)) as discount_amount,
+        imported_with_products.matched_unit_cost as unit_cost,
         0 as refunded_quantity,
         cast(0 as numeric(14, 2)) as refunded_amount,
         imported_with_products.quantity * imported_with_products.unit_price as net_amount
@@ -117,10 +123,21 @@ exported_lines as (
     left join products on imported_with_products.matched_product_id = products.product_id
 ),
 
-final as (
+unioned as (
     select * from shopify_lines
     union all
     select * from exported_lines
+),
+
+final as (
+    select
+        *,
+        -- the cost of the units the customer kept (a cancelled order ships nothing); null = no cost
+        case
+            when is_cancelled then 0
+            else unit_cost * (quantity - refunded_quantity)
+        end as cogs
+    from unioned
 )
 
 select * from final

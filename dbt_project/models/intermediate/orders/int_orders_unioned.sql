@@ -6,7 +6,8 @@
     export's customer id as a key (macro `customer_key`). An imported order that Shopify also has (the
     export's id is the Shopify order's gid, number or name, e.g. an export from Shopify itself) counts
     once: Shopify's. Refunds come from the
-    refunds table when present. -#}
+    refunds table when present. Shipping and tax are what the customer was charged (0 for imported
+    orders: exports carry one amount). -#}
 with
 
 shopify_orders as (
@@ -77,6 +78,8 @@ shopify as (
         shopify_orders.subtotal_amount,
         shopify_orders.discount_amount,
         shopify_orders.total_price,
+        shopify_orders.shipping_amount,
+        shopify_orders.tax_amount,
         coalesce(refunds_per_order.refunded_amount, shopify_orders.refunded_amount) as refunded_amount,
         refunds_per_order.last_refunded_at,
         shopify_orders.discount_codes,
@@ -101,6 +104,8 @@ imported as (
         imported_orders.amount as subtotal_amount,
         cast(0 as numeric(14, 2)) as discount_amount,
         imported_orders.amount as total_price,
+        cast(0 as numeric(14, 2)) as shipping_amount,
+        cast(0 as numeric(14, 2)) as tax_amount,
         cast(0 as numeric(14, 2)) as refunded_amount,
         cast(null as timestamptz) as last_refunded_at,
         cast(null as text) as discount_codes,
@@ -136,6 +141,8 @@ final as (
         subtotal_amount,
         discount_amount,
         total_price,
+        shipping_amount,
+        tax_amount,
         refunded_amount,
         total_price - refunded_amount as net_revenue,
         last_refunded_at,

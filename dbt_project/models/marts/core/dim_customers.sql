@@ -5,7 +5,8 @@
     wall clock): each of recency (days since last order, lower is better), frequency (orders) and
     monetary (net revenue) is scored 1-5 by percent rank (the share of customers strictly worse), so ties
     share a score and the many one-order customers all get frequency 1; the named segment follows the
-    usual R x F grid. Customers without orders get no scores.
+    usual R x F grid. Customers without orders get no scores. `lifetime_contribution_margin` is the
+    margin-based value to date (fct_orders' contribution margin of the kept orders).
 
     Consent: `accepts_marketing` is Shopify's email marketing state, `tracker_marketing_consent` the
     latest choice the customer's browsers sent (null: never asked); `marketing_allowed` is what an
@@ -23,6 +24,22 @@ history as (
 
 tracker_consent as (
     select * from {{ ref('int_customer_consent') }}
+),
+
+orders as (
+    select * from {{ ref('fct_orders') }}
+),
+
+margins as (
+    -- margin-based value to date: null when any of the customer's orders has no known COGS
+    select
+        customer_id,
+        case
+            when count(*) = count(contribution_margin) then sum(contribution_margin)
+        end as contribution_margin
+    from orders
+    where customer_id is not null and not is_cancelled
+    group by customer_id
 ),
 
 customer_ids as (
@@ -90,6 +107,7 @@ final as (
         coalesce(segmented.refunded_amount, 0) as refunded_amount,
         coalesce(segmented.net_revenue, 0) as net_revenue,
         segmented.net_revenue / nullif(segmented.orders, 0) as average_order_value,
+        margins.contribution_margin as lifetime_contribution_margin,
         segmented.as_of_date as rfm_as_of_date,
         segmented.recency_days,
         segmented.recency_score,
@@ -106,6 +124,7 @@ final as (
     left join customers on customer_ids.customer_id = customers.customer_id
     left join segmented on customer_ids.customer_id = segmented.customer_id
     left join tracker_consent on customer_ids.customer_id = tracker_consent.customer_id
+    left join margins on customer_ids.customer_id = margins.customer_id
 )
 
 select * from final

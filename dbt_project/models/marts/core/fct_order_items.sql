@@ -1,3 +1,6 @@
+{#- One row per order line (Shopify and imported history). Money in the shop's currency: `gross_amount`
+    = quantity x unit price, `net_amount` = gross - discount - refunded, `cogs` = unit cost x units kept
+    (0 for a cancelled order; null when the shop entered no cost), `gross_margin` = net_amount - cogs. -#}
 with
 
 order_items as (
@@ -25,7 +28,10 @@ final as (
         discount_amount,
         refunded_quantity,
         refunded_amount,
-        net_amount
+        net_amount,
+        unit_cost,
+        cogs,
+        net_amount - cogs as gross_margin
     from order_items
 )
 

@@ -1,5 +1,6 @@
 {#- One row per order (Shopify and imported history; test orders excluded). Revenue columns:
-    `total_price` is what the customer paid at checkout, `net_revenue` subtracts refunds. The
+    `total_price` is what the customer paid at checkout, `net_revenue` subtracts refunds. Margin:
+    contribution_margin = net_sales - cogs - net_shipping_cost - payment_fees (docs/marts.md). The
     touch columns summarise the order's attribution journey (see fct_attribution for credits). -#}
 with
 
@@ -19,7 +20,10 @@ items_per_order as (
     select
         order_id,
         count(*) as line_items,
-        sum(quantity) as units
+        sum(quantity) as units,
+        sum(gross_amount) as gross_sales,
+        -- one line without a cost makes the order's COGS unknown rather than understated
+        case when count(unit_cost) = count(*) then sum(cogs) end as cogs
     from order_items
     group by order_id
 ),
@@ -33,6 +37,27 @@ journeys as (
         max(channel) filter (where touch_number = touch_count) as last_touch_channel
     from touchpoints
     group by order_id
+),
+
+margins as (
+    -- gross sales are the lines at full price (an order without exported lines: its subtotal before
+    -- discounts); net sales take off discounts and refunds; shipping and payment costs come from the
+    -- vars `shipping_cost_per_order`, `payment_fee_rate`, `payment_fee_fixed` (a cancelled order has none)
+    select
+        orders.order_id,
+        coalesce(items_per_order.gross_sales, orders.subtotal_amount + orders.discount_amount) as gross_sales,
+        coalesce(items_per_order.gross_sales, orders.subtotal_amount + orders.discount_amount)
+        - orders.discount_amount - orders.refunded_amount as net_sales,
+        case when orders.is_cancelled then 0 else items_per_order.cogs end as cogs,
+        cast(
+            case when orders.is_cancelled then 0 else {{ var('shipping_cost_per_order') }} end as numeric(14, 2)
+        ) as shipping_cost,
+        cast(case
+            when orders.is_cancelled then 0
+            else round(orders.total_price * {{ var('payment_fee_rate') }} + {{ var('payment_fee_fixed') }}, 2)
+        end as numeric(14, 2)) as payment_fees
+    from orders
+    left join items_per_order on orders.order_id = items_per_order.order_id
 ),
 
 sequenced as (
@@ -66,6 +91,16 @@ final as (
         sequenced.total_price,
         sequenced.refunded_amount,
         sequenced.net_revenue,
+        sequenced.shipping_amount as shipping_revenue,
+        sequenced.tax_amount,
+        margin.gross_sales,
+        margin.net_sales,
+        margin.cogs,
+        margin.shipping_cost,
+        margin.payment_fees,
+        margin.shipping_cost - sequenced.shipping_amount as net_shipping_cost,
+        margin.net_sales - margin.cogs - (margin.shipping_cost - sequenced.shipping_amount)
+        - margin.payment_fees as contribution_margin,
         sequenced.discount_codes,
         sequenced.discount_amount > 0 or sequenced.discount_codes is not null as has_discount,
         coalesce(items_per_order.line_items, 0) as line_items,
@@ -80,6 +115,7 @@ final as (
     from sequenced
     left join items_per_order on sequenced.order_id = items_per_order.order_id
     left join journeys on sequenced.order_id = journeys.order_id
+    left join margins as margin on sequenced.order_id = margin.order_id
 )
 
 select * from final

@@ -3,7 +3,8 @@
     `revenue_credit` = credit x the order's `total_price`, so per model the revenue credits add up to
     the attributed orders' revenue. Touchpoints are tracked sessions, Shopify's journey summary when
     the order had no tracked session, or a single `Unattributed` touch. `campaign_id`/`ad_id` are the
-    Meta campaign and ad the touch's UTMs point at (`utm_id` = campaign id, `utm_content` = ad id). -#}
+    Meta campaign and ad the touch's UTMs point at (`utm_id` = campaign id, `utm_content` = ad id);
+    `platform` names the ad platform of that campaign (`meta_ads`; null when none). -#}
 with
 
 credits as (
@@ -46,6 +47,7 @@ final as (
         touchpoints.utm_source,
         touchpoints.utm_medium,
         touchpoints.utm_campaign,
+        case when campaigns.campaign_id is not null or ads.campaign_id is not null then 'meta_ads' end as platform,
         coalesce(campaigns.campaign_id, ads.campaign_id) as campaign_id,
         ads.ad_id,
         credits.credit,

@@ -21,6 +21,8 @@ renamed as (
         cast(subtotal_amount as numeric(14, 2)) as subtotal_amount,
         cast(total_discounts_amount as numeric(14, 2)) as discount_amount,
         cast(total_price_amount as numeric(14, 2)) as total_price,
+        cast(coalesce(total_shipping_amount, 0) as numeric(14, 2)) as shipping_amount,
+        cast(coalesce(total_tax_amount, 0) as numeric(14, 2)) as tax_amount,
         cast(coalesce(total_refunded_amount, 0) as numeric(14, 2)) as refunded_amount,
         nullif(discount_codes, '') as discount_codes,
         nullif(journey_anonymous_id, '') as journey_anonymous_id,

@@ -10,7 +10,8 @@ final as (
         {{ shopify_id('product_id') }} as product_id,
         sku,
         title as variant_title,
-        cast(price as numeric(14, 2)) as price
+        cast(price as numeric(14, 2)) as price,
+        cast(unit_cost_amount as numeric(14, 2)) as unit_cost
     from source
 )
 
