@@ -1,6 +1,6 @@
 {#- One row per order (Shopify and imported history; test orders excluded). Revenue columns:
     `total_price` is what the customer paid at checkout, `net_revenue` subtracts refunds. Margin:
-    contribution_margin = net_sales - cogs - net_shipping_cost - payment_fees (docs/marts.md). The
+    contribution_margin = net_sales - cogs - net_shipping_cost - payment_fees (docs/analyst_queries.md). The
     touch columns summarise the order's attribution journey (see fct_attribution for credits). -#}
 with
 

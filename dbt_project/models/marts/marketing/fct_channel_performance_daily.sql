@@ -5,7 +5,7 @@
     model; first-party attribution (conversions = summed credit, revenue and contribution margin =
     credit x the order's, new customers = credit of first orders) comes from fct_attribution under that
     model. Ratios are not stored: ROAS, CPA, CAC and POAS are a `group by` with one model filtered
-    (docs/marts.md). Channels without spend (Email, Organic Search, ...) have platform and campaign null
+    (docs/analyst_queries.md). Channels without spend (Email, Organic Search, ...) have platform and campaign null
     and zero spend; a platform's campaign with no attributed order that day has zero conversions. -#}
 {%- set models = var('attribution_models') -%}
 with
