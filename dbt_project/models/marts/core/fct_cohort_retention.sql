@@ -1,6 +1,6 @@
 {#- Monthly acquisition cohorts (month of the customer's first order, imported history included) x
-    months since that month: cohort size, customers who ordered in that month (`retained_pct`; month 0
-    is 100 % by construction), orders, net revenue and cumulative net revenue per cohort customer.
+    months since that month: cohort size, customers who ordered in that month (`retention_rate`, 0-1;
+    month 0 is 1 by construction), orders, net revenue and cumulative net revenue per cohort customer.
     Each cohort appears once with `first_touch_channel = 'All'` and once per acquisition channel.
     Months run up to the latest order month in the warehouse. Cancelled orders do not count. -#}
 with
@@ -116,7 +116,7 @@ final as (
         months_since_first_order,
         cohort_customers,
         active_customers,
-        round(100.0 * active_customers / cohort_customers, 2) as retained_pct,
+        round(1.0 * active_customers / cohort_customers, 4) as retention_rate,
         orders,
         net_revenue,
         sum(net_revenue) over (

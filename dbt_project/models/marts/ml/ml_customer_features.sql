@@ -8,6 +8,12 @@
     refunds issued before it, sessions started before it on browsers linked to the customer before it.
     The acquisition channel is the first touch of the first order, which precedes the snapshot.
     No labels here: the ML code builds them from later data. -#}
+{#- No contract (the other marts have one): the category columns follow the shop's catalog. Their
+    comments come from the post-hook; the fixed columns' from the YAML (persist_docs). -#}
+{{ config(
+    contract={'enforced': false},
+    post_hook="{{ comment_generated_columns(this, 'category_share_', 'Share of the item revenue before the snapshot (gross line amounts) in the product category {} (column_slug of the Shopify product type), 0-1; 0 without such items.') }}"
+) }}
 {#- The reference date: at parse time (and in sqlfluff, which has no env_var) a placeholder, so the
     branch that adds its snapshot below is parsed and linted; nothing is built from it then. -#}
 {%- set reference_date = '2000-01-15' -%}
