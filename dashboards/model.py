@@ -28,7 +28,16 @@ ParameterType = Literal["text", "date", "number"]
 
 # Warehouse schemas a card may read: the ones the read-only `reporter` role can see.
 READABLE_SCHEMAS = ("marts", "ml", "insights")
-FORBIDDEN_SCHEMAS = ("shopify", "meta_ads", "ga4", "events", "staging", "intermediate", "public")
+FORBIDDEN_SCHEMAS = (
+    "shopify",
+    "meta_ads",
+    "google_ads",
+    "ga4",
+    "events",
+    "staging",
+    "intermediate",
+    "public",
+)
 _FROM_RE = re.compile(r"\b(?:from|join)\s+([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)", re.IGNORECASE)
 
 

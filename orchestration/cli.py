@@ -255,7 +255,7 @@ def sandbox_serve(size: str, out: str | None) -> None:
             click.echo("stopping emulators")
 
 
-EMULATOR_PORTS = {"shopify": 8701, "meta": 8702, "ga4": 8703}
+EMULATOR_PORTS = {"shopify": 8701, "meta": 8702, "ga4": 8703, "google_ads": 8704}
 
 
 def _print_world(world: dict, target: Path, seconds: float) -> None:

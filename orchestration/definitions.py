@@ -10,6 +10,7 @@ import dagster as dg
 
 from orchestration.defs import events as events_domain
 from orchestration.defs import ga4 as ga4_domain
+from orchestration.defs import google_ads as google_ads_domain
 from orchestration.defs import insights as insights_domain
 from orchestration.defs import meta_ads as meta_ads_domain
 from orchestration.defs import ml as ml_domain
@@ -34,6 +35,7 @@ DOMAINS = [
     shopify_domain,
     order_history_domain,
     meta_ads_domain,
+    google_ads_domain,
     ga4_domain,
     ml_domain,
     insights_domain,

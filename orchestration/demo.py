@@ -32,10 +32,18 @@ def _say(msg: str) -> None:
 def ensure_world(size: str, seed: int) -> Path:
     """Generate the simulated shop unless it exists; point data-freshness checks at its 'today'."""
     from ingestion.sandbox.shop import generate_world, load_world
+    from ingestion.sandbox.shop.config import VERSION
 
     world_dir = local_dir() / "sandbox" / size
-    if (world_dir / "world.json").exists():
-        world = load_world(world_dir)
+    world = load_world(world_dir) if (world_dir / "world.json").exists() else None
+    if world is not None and world.get("generated_at_version") != VERSION:
+        _say(
+            f"simulated shop '{size}' in {world_dir} is from generator {world.get('generated_at_version')}, "
+            f"this one is {VERSION}: regenerating it"
+        )
+        shutil.rmtree(world_dir)  # sandbox files only (under .local): nothing of the old shop may linger
+        world = None
+    if world is not None:
         _say(
             f"simulated shop '{size}' already in {world_dir} (`journey sandbox advance --days 1` adds a day)"
         )
@@ -71,12 +79,17 @@ def use_one_world(settings: WarehouseSettings, world_dir: Path) -> None:
     from ingestion.sandbox.shop import load_world
 
     world = load_world(world_dir)
-    this = {"warehouse": _identity(settings), "size": world.get("size"), "seed": world.get("seed")}
+    this = {"warehouse": _identity(settings), "size": world.get("size"), "seed": world.get("seed"),
+            "version": world.get("generated_at_version")}  # fmt: skip
     previous = recorded_world(settings)
     if previous:
-        if (previous.get("size"), previous.get("seed")) == (this["size"], this["seed"]):
+        held = (previous.get("size"), previous.get("seed"), previous.get("version"))
+        if held == (this["size"], this["seed"], this["version"]):
             return
-        reason = f"it holds the '{previous.get('size')}' shop (seed {previous.get('seed')})"
+        reason = (
+            f"it holds the '{previous.get('size')}' shop (seed {previous.get('seed')}, generator "
+            f"{previous.get('version') or 'shop-1'})"
+        )
     else:
         reason = "it holds raw data the demo did not record" if _holds_raw_rows(settings) else ""
     if reason:

@@ -96,7 +96,7 @@ def test_models_hashing_personal_data_are_tagged_hashed(graph):
 
 
 def test_dlt_tables_have_their_own_descriptions(graph):
-    for group in ("shopify", "meta_ads", "ga4", "order_history", "events"):
+    for group in ("shopify", "meta_ads", "google_ads", "ga4", "order_history", "events"):
         nodes = [n for n in _assets(graph) if n.group_name == group]
         descriptions = [n.description for n in nodes]
         assert len(set(descriptions)) == len(nodes) > 1, group
@@ -127,7 +127,14 @@ def test_source_tests_are_checks_on_the_raw_assets(graph):
     assert key in graph.asset_check_keys
     assert graph.get_check_spec(key).description == "shopify.orders.id is unique"
     on_raw = [k for k in graph.asset_check_keys if k.name.startswith("source_")]
-    assert {k.asset_key.path[0] for k in on_raw} == {"shopify", "meta_ads", "ga4", "events", "order_history"}
+    assert {k.asset_key.path[0] for k in on_raw} == {
+        "shopify",
+        "meta_ads",
+        "google_ads",
+        "ga4",
+        "events",
+        "order_history",
+    }
 
 
 def _generic(name: str, **kwargs) -> dict:

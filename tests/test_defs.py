@@ -13,7 +13,7 @@ from orchestration.definitions import defs
 RAW_KEYS = [
     ["shopify", "orders"], ["shopify", "order_line_items"], ["shopify", "refunds"], ["shopify", "customers"],
     ["shopify", "products"], ["meta_ads", "campaigns"], ["meta_ads", "ads"], ["meta_ads", "ads_insights"],
-    ["ga4", "daily_traffic"], ["ga4", "report_metadata"], ["events", "events"], ["order_history", "orders"], ["order_history", "order_items"],
+    ["google_ads", "campaigns"], ["google_ads", "campaign_daily"], ["ga4", "daily_traffic"], ["ga4", "report_metadata"], ["events", "events"], ["order_history", "orders"], ["order_history", "order_items"],
 ]  # fmt: skip
 MARTS = [
     "fct_orders", "fct_order_items", "dim_customers", "dim_products", "fct_sessions", "fct_funnel_daily",
@@ -80,6 +80,7 @@ def test_ml_and_insights_assets_present(repo):
         "shopify",
         "order_history",
         "meta_ads",
+        "google_ads",
         "ga4",
         "events",
         "staging",

@@ -23,6 +23,9 @@ def test_nothing_set_means_nothing_configured(tmp_path, monkeypatch):
         "or SHOPIFY_ACCESS_TOKEN (a legacy custom app)"
     )
     assert reasons["meta_ads"] == "set META_ACCESS_TOKEN, META_AD_ACCOUNT_ID"
+    assert reasons["google_ads"] == (
+        "set GOOGLE_ADS_CUSTOMER_ID, GOOGLE_ADS_CLIENT_ID, GOOGLE_ADS_CLIENT_SECRET, GOOGLE_ADS_REFRESH_TOKEN"
+    )
     assert reasons["ga4"] == (
         "set GA4_PROPERTY_ID, GA4_CREDENTIALS_FILE (a service-account key file; or "
         "GOOGLE_APPLICATION_CREDENTIALS, or a fixed GA4_ACCESS_TOKEN)"
@@ -106,7 +109,8 @@ def test_sources_check_verdicts_and_exit_code(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     verdicts = {line.split()[0]: line.split()[1] for line in result.output.splitlines() if line[:1].isalpha()}
     assert {k: v for k, v in verdicts.items() if k in {s.name for s in SOURCES}} == {
-        "shopify": "SKIPPED", "order_history": "OK", "meta_ads": "SKIPPED", "ga4": "SKIPPED", "events": "OK",
+        "shopify": "SKIPPED", "order_history": "OK", "meta_ads": "SKIPPED", "google_ads": "SKIPPED",
+        "ga4": "SKIPPED", "events": "OK",
     }  # fmt: skip
     assert "1 orders, 0 line items valid" in result.output
     assert "2 configured source(s) OK" in result.output

@@ -14,7 +14,7 @@ from ingestion.warehouse.passwords import ensure_login_password
 from ingestion.warehouse.pii import ensure_pii_key
 from ingestion.warehouse.settings import ROLE_USERS, WarehouseSettings, connect
 
-RAW_SCHEMAS = ("shopify", "order_history", "meta_ads", "ga4", "events")
+RAW_SCHEMAS = ("shopify", "order_history", "meta_ads", "google_ads", "ga4", "events")
 TRANSFORM_SCHEMAS = ("staging", "intermediate", "marts")
 PYTHON_SCHEMAS = ("ml", "insights")
 SCHEMAS = RAW_SCHEMAS + TRANSFORM_SCHEMAS + PYTHON_SCHEMAS

@@ -1,6 +1,6 @@
 """Land a simulated shop in the raw schemas with the project's loaders (no Dagster), for the dbt tier.
 
-Events: the COPY loader on the world's landing files. Shopify, Meta and GA4: the dlt pipelines against
+Events: the COPY loader on the world's landing files. Shopify, Meta, Google Ads and GA4: the dlt pipelines against
 their emulators, under pipeline names of their own per database: dlt keeps incremental state per
 pipeline name (in the session's `.local/dlt`), so a second database loaded under the same name would
 only receive what changed since the first load (the dbt, dashboards and ML-bench databases each need
@@ -26,6 +26,7 @@ def load_raw(world: Path, settings: WarehouseSettings) -> None:
     from ingestion.events.load import load_landing_files
     from ingestion.ga4.pipeline import ga4_pipeline, run_ga4_pipeline
     from ingestion.ga4.settings import GA4Settings
+    from ingestion.google_ads import GoogleAdsSettings, google_ads_pipeline, run_google_ads_pipeline
     from ingestion.meta_ads.pipeline import meta_pipeline, run_meta_pipeline
     from ingestion.meta_ads.settings import MetaAdsSettings
     from ingestion.sandbox.emulators import running_emulator
@@ -43,6 +44,11 @@ def load_raw(world: Path, settings: WarehouseSettings) -> None:
         run_meta_pipeline(
             MetaAdsSettings.from_env({**os.environ, **env}),
             pipeline=fresh(meta_pipeline(settings, pipeline_name=f"meta_ads_{suffix}")),
+        )
+    with running_emulator("google_ads", world) as (_, env, _faults):
+        run_google_ads_pipeline(
+            GoogleAdsSettings.from_env({**os.environ, **env}),
+            pipeline=fresh(google_ads_pipeline(settings, pipeline_name=f"google_ads_{suffix}")),
         )
     with running_emulator("ga4", world) as (_, env, _faults):
         run_ga4_pipeline(

@@ -1,6 +1,6 @@
 """Tier 5: the analyst queries of docs/analyst_queries.md run as `reporter` after a nightly run on the
 tiny shop (Shopify, Meta, GA4, events) and give numbers that agree with the raw data:
-spend in the long mart equals each platform's raw spend per day, attributed revenue per model equals
+spend in the long mart equals each platform's (Meta's, Google Ads') raw spend per day, attributed revenue per model equals
 the attributed orders' revenue."""
 
 from __future__ import annotations
@@ -39,7 +39,10 @@ def test_the_doc_holds_the_three_queries():
 
 def test_cac_and_roas_by_channel_by_month(nightly, warehouse):
     rows = _rows(warehouse, doc_queries()["cac_roas_by_channel_month"])
-    assert {(r["channel"], r["platform"]) for r in rows} == {("Paid Social", "meta_ads")}
+    assert {(r["channel"], r["platform"]) for r in rows} == {
+        ("Paid Social", "meta_ads"),
+        ("Paid Search", "google_ads"),
+    }
     months = {r["month"] for r in rows}
     assert len(months) >= 2
     for r in rows:
@@ -63,7 +66,7 @@ def test_contribution_margin_by_month(nightly, warehouse):
 def test_ltv_to_cac_by_acquisition_channel(nightly, warehouse):
     rows = _rows(warehouse, doc_queries()["ltv_to_cac_by_channel"])
     channels = {r["channel"] for r in rows}
-    assert "Paid Social" in channels
+    assert {"Paid Social", "Paid Search"} <= channels
     for r in rows:
         assert r["ltv"] > 0 and r["cac"] > 0 and r["ltv_to_cac"] == pytest.approx(float(r["ltv"] / r["cac"]))
 
@@ -79,11 +82,13 @@ def test_long_mart_spend_equals_each_platforms_raw_spend_per_day(nightly, wareho
         with psycopg.connect(warehouse.role_url("admin")) as conn:
             raw = conn.execute(
                 "select 'meta_ads', cast(date_start as date), sum(cast(spend as numeric)) from meta_ads.ads_insights "
+                "group by 1, 2 union all "
+                "select 'google_ads', cast(date as date), sum(cost_micros) / 1000000.0 from google_ads.campaign_daily "
                 "group by 1, 2"
             ).fetchall()
         ours = {(r["platform"], r["date_day"]): r["spend"] for r in mart if r["spend"] != 0}
         theirs = {(p, d): Decimal(s) for p, d, s in raw if s != 0}
-        assert {p for p, _ in theirs} == {"meta_ads"}
+        assert {p for p, _ in theirs} == {"meta_ads", "google_ads"}
         assert ours == theirs
 
 

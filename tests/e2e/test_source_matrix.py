@@ -40,7 +40,7 @@ EMPTY_WITHOUT = {
     **{mart: ORDER_SOURCES for mart in ORDER_MARTS},
     "fct_sessions": {"events"}, "fct_funnel_daily": {"events"}, "fct_funnel_daily_ga4": {"ga4"},
     "fct_attribution": ORDER_SOURCES, "fct_campaign_performance_daily": {"meta_ads", "events", "shopify"},
-    "fct_channel_performance_daily": {"meta_ads", "shopify"},
+    "fct_channel_performance_daily": {"meta_ads", "google_ads", "shopify"},
 }  # fmt: skip
 MODELS = ["churn", "ltv", "recommendations", "demand_forecast", "attribution"]
 
@@ -77,10 +77,11 @@ RAW_TABLES = {
     "shopify": ["orders", "order_line_items", "refunds", "customers", "products", "product_variants"],
     "order_history": ["orders", "order_items"],
     "meta_ads": ["campaigns", "ads", "ads_insights"],
+    "google_ads": ["campaigns", "ad_groups", "campaign_daily", "ad_group_daily"],
     "ga4": ["daily_traffic"],
     "events": ["events", "rejected"],
 }
-SOURCE_VARS = ("SHOPIFY_", "META_", "GA4_", "EVENTS_LANDING_DIR", "ORDER_HISTORY_PATH")
+SOURCE_VARS = ("SHOPIFY_", "META_", "GOOGLE_ADS_", "GA4_", "EVENTS_LANDING_DIR", "ORDER_HISTORY_PATH")
 
 
 def _free_port() -> int:

@@ -99,6 +99,7 @@ def test_contract_is_idempotent_and_reporter_is_read_only(warehouse: WarehouseSe
         assert {
             "shopify",
             "meta_ads",
+            "google_ads",
             "ga4",
             "events",
             "staging",

@@ -1,6 +1,6 @@
 """Local emulators of every source API, serving the simulated shop over real HTTP in the vendors' formats.
 
-Each emulator module (shopify, meta, ga4) exposes:
+Each emulator module (shopify, meta, google_ads, ga4) exposes:
     create_app(world_dir: Path, faults: FaultInjector) -> ASGI app
     endpoint_env(base_url: str) -> dict[str, str]     # env vars that point the connector at it
 `running_emulators` starts them all and yields the env to apply (the demo, `journey dev`, tests).
@@ -16,7 +16,7 @@ from pathlib import Path
 from ingestion.sandbox.emulators.faults import FaultInjector, FaultMiddleware
 from ingestion.sandbox.emulators.server import BackgroundServer
 
-EMULATORS = ("shopify", "meta", "ga4")
+EMULATORS = ("shopify", "meta", "google_ads", "ga4")
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingestion.sandbox.shop import seasonality
+from ingestion.sandbox.shop import search_ads, seasonality
 from ingestion.sandbox.shop.rand import hash64, uniform
 from ingestion.sandbox.shop.traffic import (
     AFFILIATE,
@@ -26,7 +26,7 @@ from ingestion.sandbox.shop.traffic import (
     REFERRAL,
 )  # fmt: skip
 
-SEARCH_CAMPAIGNS = ["search-brand", "search-nonbrand", "shopping-pmax"]
+SEARCH_CAMPAIGNS = [campaign[0] for campaign in search_ads.CAMPAIGNS]
 SEARCH_WEIGHTS = np.array([0.45, 0.3, 0.25])
 EMAIL_FLOWS = ["flow-welcome", "flow-replenishment", "flow-winback", "flow-abandoned-cart"]
 REFERRAL_SITES = [("https://www.wirecutter.example/reviews/best-gifts/", "wirecutter.example"),
@@ -81,6 +81,10 @@ def session_tags(channel: np.ndarray, key: np.ndarray, start_ms: np.ndarray, ad:
     land_i = np.floor(u3 * len(LANDINGS)).astype(int).tolist()
     cols = {f: [None] * n for f in Tags.__dataclass_fields__}
     ch_l, u1_l, u2_l, ad_l = channel.tolist(), u1.tolist(), u2.tolist(), ad.tolist()
+    # paid search: the Google Ads campaign and ad group ids the account's final URL suffix writes
+    search_campaign = search_ads.campaign_of(u1)
+    search_group = search_ads.ad_group_of(search_campaign, key)
+    google_campaigns, google_groups = search_ads.campaign_ids(), search_ads.ad_group_rows()
     for i in range(n):
         c = ch_l[i]
         path, title = LANDINGS[land_i[i]]
@@ -98,8 +102,10 @@ def session_tags(channel: np.ndarray, key: np.ndarray, start_ms: np.ndarray, ad:
             )
         elif c == PAID_SEARCH:
             src, med = "google", "cpc"
-            k = 0 if u1_l[i] < 0.45 else (1 if u1_l[i] < 0.75 else 2)
+            k = int(search_campaign[i])
             camp = SEARCH_CAMPAIGNS[k]
+            uid = google_campaigns[k]
+            content = google_groups[search_group[i]][0] if search_group[i] >= 0 else None
             gc = "Cj0KCQiA" + _token(h[i], 64)
             ref = "https://www.google.com/"
         elif c == EMAIL:
@@ -130,7 +136,9 @@ def session_tags(channel: np.ndarray, key: np.ndarray, start_ms: np.ndarray, ad:
         if tagged:
             params = [f"utm_source={src}", f"utm_medium={med}", f"utm_campaign={camp}"]
             if uid:
-                params += [f"utm_id={uid}", f"utm_content={content}"]
+                params.append(f"utm_id={uid}")
+            if content:
+                params.append(f"utm_content={content}")
         if fb:
             params.append(f"fbclid={fb}")
         if gc:

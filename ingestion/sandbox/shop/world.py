@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ingestion.sandbox.shop import channels, checkout_flow, events, ga4, orders, tables, truth
+from ingestion.sandbox.shop import channels, checkout_flow, events, ga4, orders, search_ads, tables, truth
 from ingestion.sandbox.shop.catalog import build_catalog
 from ingestion.sandbox.shop.config import (
     DAY_MS,
@@ -40,6 +40,7 @@ from ingestion.sandbox.shop.traffic import (
     CHANNELS,
     CONVERT,
     EMAIL,
+    PAID_SEARCH,
     PAID_SOCIAL,
     assign_device_and_channel,
     build_sessions,
@@ -50,7 +51,8 @@ log = logging.getLogger(__name__)
 CUSTOMER_ID_BASE = 7_300_000_000_000
 TABLES = (
     "products", "product_variants", "customers", "orders", "order_line_items", "refunds", "refund_line_items",
-    "meta_campaigns", "meta_adsets", "meta_ads", "meta_insights_daily", "ga4_daily", "sessions",
+    "meta_campaigns", "meta_adsets", "meta_ads", "meta_insights_daily", "google_ads_campaigns",
+    "google_ads_ad_groups", "google_ads_daily", "ga4_daily", "sessions",
 )  # fmt: skip
 
 
@@ -359,6 +361,8 @@ def generate_world(
     # Meta
     counts.update(_write_meta(out, meta, seed, days, spend, s, ad, vis_s, ev_sess, ev_kind, conv, o_created,
                               money.total, end_ms))  # fmt: skip
+    counts.update(search_ads.write_google_ads(out, seed, days, s.start_ms, s.channel == PAID_SEARCH, s.key, conv,
+                                              o_created, money.total, end_ms))  # fmt: skip
 
     # events (non-blocked browsers, before end_date): the skeleton's rows, then the checkout's last steps
     x_sess, x_pos, x_kind = (np.concatenate([a, b]) for a, b in

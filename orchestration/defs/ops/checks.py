@@ -11,7 +11,7 @@ from orchestration.defs.ops.quality import WatchedTable, build_quality_checks
 
 RAW_WATCHED = [
     ("shopify", "orders"), ("shopify", "customers"), ("shopify", "order_line_items"),
-    ("meta_ads", "ads_insights"), ("ga4", "daily_traffic"), ("events", "events"),
+    ("meta_ads", "ads_insights"), ("google_ads", "campaign_daily"), ("ga4", "daily_traffic"), ("events", "events"),
 ]  # fmt: skip
 MARTS_WATCHED = [
     "fct_orders",

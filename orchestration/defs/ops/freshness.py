@@ -65,6 +65,8 @@ SOURCE_FRESHNESS = [
      "Shopify orders updated within 26 h"),
     (["meta_ads", "ads_insights"], "select max(date_start::date)::timestamptz + interval '1 day' from meta_ads.ads_insights",
      timedelta(days=1), "Meta insights for yesterday present"),
+    (["google_ads", "campaign_daily"], "select max(date::date)::timestamptz + interval '1 day' from google_ads.campaign_daily",
+     timedelta(days=1), "Google Ads campaign metrics for yesterday present"),
     (["ga4", "daily_traffic"], "select max(to_date(date, 'YYYYMMDD'))::timestamptz + interval '1 day' from ga4.daily_traffic",
      timedelta(days=2), "GA4 report rows up to the day before yesterday (GA4 processing delay)"),
     (["events", "events"], "select max(received_at) from events.events", timedelta(hours=26),
@@ -76,6 +78,7 @@ SOURCE_FRESHNESS = [
 SOURCE_RESOURCES = {
     "shopify": "shopify_api",
     "meta_ads": "meta_ads_api",
+    "google_ads": "google_ads_api",
     "ga4": "ga4_api",
     "events": "events_landing",
 }

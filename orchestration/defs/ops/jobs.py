@@ -14,7 +14,7 @@ import dagster as dg
 
 from orchestration.defs.insights.partitions import insights_partitions, partition_for_night
 
-INGEST_GROUPS = ("shopify", "order_history", "meta_ads", "ga4", "events")
+INGEST_GROUPS = ("shopify", "order_history", "meta_ads", "google_ads", "ga4", "events")
 TRANSFORM_GROUPS = ("seeds", "staging", "intermediate", "marts")
 ML_GROUPS = ("ml",)
 INSIGHTS_GROUPS = ("insights",)

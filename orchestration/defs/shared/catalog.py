@@ -36,6 +36,7 @@ GROUPS: dict[str, GroupCatalog] = {
     "shopify": GroupCatalog(DATA_ENGINEERING, "raw", "commerce"),
     "order_history": GroupCatalog(DATA_ENGINEERING, "raw", "commerce"),
     "meta_ads": GroupCatalog(DATA_ENGINEERING, "raw", "marketing"),
+    "google_ads": GroupCatalog(DATA_ENGINEERING, "raw", "marketing"),
     "ga4": GroupCatalog(DATA_ENGINEERING, "raw", "web"),
     "events": GroupCatalog(DATA_ENGINEERING, "raw", "web"),
     "seeds": GroupCatalog(DATA_ENGINEERING, "seed", "web"),  # channel_rules: the channel grouping
@@ -52,6 +53,7 @@ DBT_FOLDER_DOMAINS: dict[str, str] = {
     "shopify": "commerce",
     "order_history": "commerce",
     "meta_ads": "marketing",
+    "google_ads": "marketing",
     "ga4": "web",
     "events": "web",
     # intermediate/<area>

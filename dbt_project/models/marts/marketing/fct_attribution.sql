@@ -2,9 +2,10 @@
     touchpoint x model with a non-zero credit. Credits of one conversion sum to 1 under each model;
     `revenue_credit` = credit x the order's `total_price`, so per model the revenue credits add up to
     the attributed orders' revenue. Touchpoints are tracked sessions, Shopify's journey summary when
-    the order had no tracked session, or a single `Unattributed` touch. `campaign_id`/`ad_id` are the
-    Meta campaign and ad the touch's UTMs point at (`utm_id` = campaign id, `utm_content` = ad id);
-    `platform` names the ad platform of that campaign (`meta_ads`; null when none). -#}
+    the order had no tracked session, or a single `Unattributed` touch. `campaign_id` is the Meta
+    or Google Ads campaign the touch's UTMs point at (`utm_id` = campaign id; for Meta also through the
+    ad, `utm_content` = ad id, which is `ad_id`); `platform` names that campaign's ad platform
+    (`meta_ads`, `google_ads`; null when none). -#}
 with
 
 credits as (
@@ -28,6 +29,10 @@ campaigns as (
     select * from {{ ref('stg_meta_ads__campaigns') }}
 ),
 
+google_campaigns as (
+    select * from {{ ref('stg_google_ads__campaigns') }}
+),
+
 final as (
     select
         credits.attribution_id,
@@ -47,8 +52,11 @@ final as (
         touchpoints.utm_source,
         touchpoints.utm_medium,
         touchpoints.utm_campaign,
-        case when campaigns.campaign_id is not null or ads.campaign_id is not null then 'meta_ads' end as platform,
-        coalesce(campaigns.campaign_id, ads.campaign_id) as campaign_id,
+        case
+            when campaigns.campaign_id is not null or ads.campaign_id is not null then 'meta_ads'
+            when google_campaigns.campaign_id is not null then 'google_ads'
+        end as platform,
+        coalesce(campaigns.campaign_id, ads.campaign_id, google_campaigns.campaign_id) as campaign_id,
         ads.ad_id,
         credits.credit,
         orders.total_price as order_revenue,
@@ -58,6 +66,7 @@ final as (
     inner join orders on credits.order_id = orders.order_id
     left join campaigns on touchpoints.utm_id = campaigns.campaign_id
     left join ads on touchpoints.utm_content = ads.ad_id
+    left join google_campaigns on touchpoints.utm_id = google_campaigns.campaign_id
 )
 
 select * from final

@@ -1,7 +1,7 @@
 {#- Every paid and unpaid channel per day in one long table: one row per date x channel x platform x
     campaign x attribution model. Delivery (spend, impressions, clicks, what the platform reports) comes
-    from each ad platform (today Meta, as Paid Social: a further platform is one more union in
-    `delivery` and `campaign_names`) and repeats on the row of every
+    from each ad platform (Meta as Paid Social, Google Ads as Paid Search: a further platform is one
+    more union in `delivery`, `campaign_names` and `platform_channels`) and repeats on the row of every
     model; first-party attribution (conversions = summed credit, revenue and contribution margin =
     credit x the order's, new customers = credit of first orders) comes from fct_attribution under that
     model. Ratios are not stored: ROAS, CPA, CAC and POAS are a `group by` with one model filtered
@@ -16,6 +16,25 @@ meta_insights as (
 
 meta_campaigns as (
     select * from {{ ref('stg_meta_ads__campaigns') }}
+),
+
+google_daily as (
+    select * from {{ ref('stg_google_ads__campaign_daily') }}
+),
+
+google_campaigns as (
+    select * from {{ ref('stg_google_ads__campaigns') }}
+),
+
+platform_channels as (
+    -- a platform's campaign is that platform's channel, whatever the touch's UTMs were grouped as
+    select
+        'meta_ads' as platform,
+        'Paid Social' as channel
+    union all
+    select
+        'google_ads' as platform,
+        'Paid Search' as channel
 ),
 
 attribution as (
@@ -39,6 +58,19 @@ delivery as (
         sum(platform_purchase_value) as platform_conversion_value
     from meta_insights
     group by date_day, campaign_id
+    union all
+    select
+        date_day,
+        'google_ads' as platform,
+        'Paid Search' as channel,
+        campaign_id,
+        sum(spend) as spend,
+        sum(impressions) as impressions,
+        sum(clicks) as clicks,
+        sum(platform_conversions) as platform_conversions,
+        sum(platform_conversion_value) as platform_conversion_value
+    from google_daily
+    group by date_day, campaign_id
 ),
 
 attribution_models as (
@@ -56,17 +88,19 @@ campaign_names as (
         campaign_id,
         campaign_name
     from meta_campaigns
+    union all
+    select
+        'google_ads' as platform,
+        campaign_id,
+        campaign_name
+    from google_campaigns
 ),
 
 attributed as (
     select
         attribution.conversion_date as date_day,
         attribution.platform,
-        -- a platform's campaign is that platform's channel, whatever the touch's UTMs were grouped as
-        case attribution.platform
-            when 'meta_ads' then 'Paid Social'
-            else attribution.channel
-        end as channel,
+        coalesce(platform_channels.channel, attribution.channel) as channel,
         attribution.campaign_id,
         attribution.model as attribution_model,
         sum(attribution.credit) as attributed_conversions,
@@ -75,13 +109,11 @@ attributed as (
         coalesce(sum(attribution.credit) filter (where orders.is_first_order), 0) as attributed_new_customers
     from attribution
     inner join orders on attribution.order_id = orders.order_id and orders.order_source = 'shopify'
+    left join platform_channels on attribution.platform = platform_channels.platform
     group by
         attribution.conversion_date,
         attribution.platform,
-        case attribution.platform
-            when 'meta_ads' then 'Paid Social'
-            else attribution.channel
-        end,
+        coalesce(platform_channels.channel, attribution.channel),
         attribution.campaign_id,
         attribution.model
 ),

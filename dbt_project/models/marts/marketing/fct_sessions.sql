@@ -1,5 +1,6 @@
 {#- Sessionized first-party traffic (see int_sessions_aggregated for the rules), with the customer
-    the browser belongs to as far as we know today, the Meta campaign/ad the UTMs point at, and the
+    the browser belongs to as far as we know today, the ad platform's campaign (Meta or Google Ads) and the
+    Meta ad the UTMs point at, and the
     visitor's session number.
     Funnel steps (`has_*` steps, their `*_at`, `minutes_to_purchase`) follow the `funnel_mode` var:
     `reached` (default) or `ordered` (int_sessions_aggregated stores both); the failure flags do not
@@ -23,6 +24,10 @@ ads as (
 
 campaigns as (
     select * from {{ ref('stg_meta_ads__campaigns') }}
+),
+
+google_campaigns as (
+    select * from {{ ref('stg_google_ads__campaigns') }}
 ),
 
 orders as (
@@ -76,7 +81,11 @@ final as (
         numbered.fbclid is not null as has_fbclid,
         numbered.gclid is not null as has_gclid,
         numbered.channel,
-        coalesce(campaigns.campaign_id, ads.campaign_id) as campaign_id,
+        case
+            when campaigns.campaign_id is not null or ads.campaign_id is not null then 'meta_ads'
+            when google_campaigns.campaign_id is not null then 'google_ads'
+        end as platform,
+        coalesce(campaigns.campaign_id, ads.campaign_id, google_campaigns.campaign_id) as campaign_id,
         ads.ad_id,
         numbered.{{ prefix }}product_viewed_at is not null as has_product_view,
         numbered.{{ prefix }}added_to_cart_at is not null as has_add_to_cart,
@@ -98,6 +107,7 @@ final as (
     left join first_orders on identities.customer_id = first_orders.customer_id
     left join campaigns on numbered.utm_id = campaigns.campaign_id
     left join ads on numbered.utm_content = ads.ad_id
+    left join google_campaigns on numbered.utm_id = google_campaigns.campaign_id
 )
 
 select * from final
