@@ -111,6 +111,10 @@ class MetabaseClient:
     def update_database(self, database_id: int, payload: dict[str, Any]) -> dict[str, Any]:
         return self.put(f"/api/database/{database_id}", payload)
 
+    def database_metadata(self, database_id: int) -> dict[str, Any]:
+        """Tables and fields Metabase has synced for the database (`tables[].fields[]` with ids)."""
+        return self.get(f"/api/database/{database_id}/metadata", include_hidden="true")
+
     def sync_schema(self, database_id: int) -> None:
         self.post(f"/api/database/{database_id}/sync_schema")
 

@@ -5,6 +5,14 @@ cards; each card is a native SQL question with a Metabase `display` and `visuali
 Every `{{tag}}` in a card's SQL names a dashboard parameter of the same key, which is how filters are
 wired (the provisioner turns that into template tags and parameter mappings), so a typo in a tag or a
 filter that no card uses is a validation error here, not a silently dead filter in Metabase.
+
+Two kinds of filters:
+- variables (`text`, `date`, `number`): the card writes the comparison, `[[and channel = {{channel}}]]`;
+- field filters (`category`: a dropdown of a column's values; `date_range`: Metabase's date picker with
+  relative ranges such as `past30days`, `thismonth`, or `2025-01-01~2025-03-31`): the parameter names
+  the column(s) it filters (`fields: [marts.fct_orders.order_date, ...]`, one per table it applies to)
+  and the card writes only the tag, `[[and {{period}}]]`; Metabase substitutes `column <condition>`.
+  The card must read that table without an alias (Metabase qualifies the column with the table name).
 """
 
 from __future__ import annotations
@@ -23,8 +31,13 @@ GRID_WIDTH = 24  # Metabase's dashboard grid (>= 0.47)
 KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 GRAPH_DISPLAYS = ("line", "bar", "area", "combo", "row", "scatter")
-Display = Literal["line", "bar", "area", "combo", "row", "scatter", "pie", "funnel", "scalar", "table"]
-ParameterType = Literal["text", "date", "number"]
+# smartscalar: Metabase's "Trend" (the latest period's number and its change against the one before)
+Display = Literal[
+    "line", "bar", "area", "combo", "row", "scatter", "pie", "funnel", "scalar", "smartscalar", "table"
+]
+ParameterType = Literal["text", "date", "number", "date_range", "category"]
+FIELD_FILTER_TYPES = ("date_range", "category")
+FIELD_PATTERN = r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$"
 
 # Warehouse schemas a card may read: the ones the read-only `reporter` role can see.
 READABLE_SCHEMAS = ("marts", "ml", "insights")
@@ -76,9 +89,32 @@ class Parameter(_Strict):
     default: str | None = None
     values: list[str] | None = None  # a fixed dropdown list (e.g. attribution models)
     required: bool = False
+    # field filters: the column each card filters, `schema.table.column` (one per table)
+    fields: list[str] = Field(default_factory=list)
+
+    @property
+    def is_field_filter(self) -> bool:
+        return self.type in FIELD_FILTER_TYPES
+
+    def field_for(self, tables: list[tuple[str, str]]) -> str | None:
+        """The one field of this filter on a table among `tables` (a card's), else None."""
+        found = [f for f in self.fields if tuple(f.split(".")[:2]) in tables]
+        return found[0] if len(found) == 1 else None
 
     @model_validator(mode="after")
     def _default_when_required(self) -> Parameter:
+        if self.is_field_filter and not self.fields:
+            raise ValueError(
+                f"parameter {self.key!r}: a {self.type} filter needs `fields` (schema.table.column)"
+            )
+        if not self.is_field_filter and self.fields:
+            raise ValueError(f"parameter {self.key!r}: only date_range and category filters take `fields`")
+        bad = [f for f in self.fields if not re.match(FIELD_PATTERN, f)]
+        if bad:
+            raise ValueError(f"parameter {self.key!r}: fields must be schema.table.column, got {bad}")
+        tables = [tuple(f.split(".")[:2]) for f in self.fields]
+        if len(set(tables)) != len(tables):
+            raise ValueError(f"parameter {self.key!r}: one field per table")
         if self.required and self.default is None:
             raise ValueError(f"parameter {self.key!r} is required and needs a default")
         if self.values is not None and self.default is not None and self.default not in self.values:
@@ -159,6 +195,8 @@ def required_columns(card: Card) -> list[str]:
         return need("funnel.dimension", "funnel.metric")
     if card.display == "scalar":
         return need("scalar.field")
+    if card.display == "smartscalar":  # the period column (sorted, one row per period) and the number
+        return need("graph.dimensions", "scalar.field")
     # table: explicit column list (order and visibility), plus the pivot settings when pivoted
     columns = vs.get("table.columns")
     if not isinstance(columns, list) or not columns:
@@ -204,6 +242,19 @@ class Dashboard(_Strict):
             unknown = [t for t in card.tags if t not in params]
             if unknown:
                 raise ValueError(f"card {card.key!r} uses {unknown}, which are not dashboard parameters")
+            for tag in card.tags:
+                param = params[tag]
+                if param.is_field_filter:
+                    if param.field_for(card.tables()) is None:
+                        raise ValueError(
+                            f"card {card.key!r}: filter {tag!r} has no field on the tables it reads "
+                            f"({', '.join('.'.join(t) for t in card.tables())}); its fields: {param.fields}"
+                        )
+                    if native_sql.compared(card.sql, tag):
+                        raise ValueError(
+                            f"card {card.key!r}: {{{{{tag}}}}} is a field filter: write `[[and {{{{{tag}}}}}]]`, "
+                            "Metabase substitutes the column and the condition"
+                        )
             for tag in native_sql.required_tags(card.sql):
                 if params[tag].default is None:
                     raise ValueError(
@@ -226,6 +277,15 @@ class Dashboard(_Strict):
 
     def tag_types(self) -> dict[str, str]:
         return {p.key: p.type for p in self.parameters}
+
+    def tag_fields(self, card: Card) -> dict[str, str]:
+        """The field (`schema.table.column`) each field-filter tag of `card` filters."""
+        out = {}
+        for tag in card.tags:
+            param = self.parameter(tag)
+            if param.is_field_filter:
+                out[tag] = param.field_for(card.tables()) or ""
+        return out
 
     def marts(self) -> list[str]:
         """dbt models (schema `marts`) the cards read: the exposure's `depends_on`."""
@@ -278,6 +338,8 @@ def dump_dashboard(dashboard: Dashboard) -> str:
         for key in ("default", "values"):
             if param[key] is None:
                 del param[key]
+        if not param["fields"]:
+            del param["fields"]
         if not param["required"]:
             del param["required"]
     for card in data["cards"]:

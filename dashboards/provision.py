@@ -8,7 +8,10 @@
   card is updated in place (PUT on the same id) instead of duplicated, and a card removed from the YAML
   is archived;
 - a PUT is sent only when what Metabase holds differs from the definition, so a second `apply` with
-  unchanged YAML makes no create or update call at all.
+  unchanged YAML makes no create or update call at all;
+- field filters (`category`, `date_range`) become `dimension` template tags on the Metabase field of
+  their column, looked up in the database's synced metadata (a sync is triggered and waited for when a
+  column is not there yet: a mart built after the last sync).
 
 No state file is needed: the keys live in Metabase itself, so applying from another machine (or CI)
 finds the same cards.
@@ -21,6 +24,7 @@ import json
 import logging
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,8 +39,12 @@ log = logging.getLogger(__name__)
 DATABASE_NAME = "Customer Journey warehouse"
 MARKER_RE = re.compile(r"\s*\[journey:key=([a-z0-9_]+)\.([a-z0-9_]+)\]\s*$")
 DASHBOARD_MARKER_RE = re.compile(r"\s*\[journey:dashboard=([a-z0-9_]+)\]\s*$")
-PARAMETER_TYPES = {"text": "string/=", "date": "date/single", "number": "number/="}
-SECTIONS = {"text": "string", "date": "date", "number": "number"}
+PARAMETER_TYPES = {
+    "text": "string/=", "date": "date/single", "number": "number/=", "date_range": "date/all-options",
+    "category": "string/=",
+}  # fmt: skip
+SECTIONS = {"text": "string", "date": "date", "number": "number", "date_range": "date", "category": "string"}
+SYNC_WAIT_SECONDS = 120.0  # how long apply waits for Metabase to sync a column a field filter needs
 _NAMESPACE = uuid.UUID("6f1e8a52-6a55-4c5e-9f55-5d1f2b8a7c11")
 
 
@@ -125,9 +133,16 @@ def parameter_id(dashboard: Dashboard, param: Parameter) -> str:
     return hashlib.sha1(f"{dashboard.key}/{param.key}".encode()).hexdigest()[:8]
 
 
-def template_tags(dashboard: Dashboard, card: Card) -> dict[str, dict[str, Any]]:
-    """The card's `{{tags}}` as Metabase template tags, typed by the dashboard parameter they wire to."""
+FieldIds = dict[str, int]  # "schema.table.column" -> Metabase field id
+
+
+def template_tags(
+    dashboard: Dashboard, card: Card, field_ids: FieldIds | None = None
+) -> dict[str, dict[str, Any]]:
+    """The card's `{{tags}}` as Metabase template tags, typed by the dashboard parameter they wire to:
+    variables keep their type, field filters are `dimension` tags on their column's Metabase field."""
     required = native_sql.required_tags(card.sql)
+    fields = dashboard.tag_fields(card)
     tags: dict[str, dict[str, Any]] = {}
     for name in card.tags:
         param = dashboard.parameter(name)
@@ -138,13 +153,19 @@ def template_tags(dashboard: Dashboard, card: Card) -> dict[str, dict[str, Any]]
             "type": param.type,
             "required": name in required,
         }
+        if param.is_field_filter:
+            tag["type"] = "dimension"
+            tag["dimension"] = ["field", (field_ids or {})[fields[name]], None]
+            tag["widget-type"] = PARAMETER_TYPES[param.type]
         if param.default is not None:
             tag["default"] = param.default
         tags[name] = tag
     return tags
 
 
-def card_payload(dashboard: Dashboard, card: Card, database_id: int, collection_id: int) -> dict[str, Any]:
+def card_payload(
+    dashboard: Dashboard, card: Card, database_id: int, collection_id: int, field_ids: FieldIds | None = None
+) -> dict[str, Any]:
     return {
         "name": card.name,
         "description": _with_marker(card.description, card_marker(dashboard, card)),
@@ -154,7 +175,7 @@ def card_payload(dashboard: Dashboard, card: Card, database_id: int, collection_
         "dataset_query": {
             "type": "native",
             "database": database_id,
-            "native": {"query": card.sql, "template-tags": template_tags(dashboard, card)},
+            "native": {"query": card.sql, "template-tags": template_tags(dashboard, card, field_ids)},
         },
     }
 
@@ -203,7 +224,10 @@ def dashcards_payload(
                     {
                         "parameter_id": parameter_id(dashboard, dashboard.parameter(tag)),
                         "card_id": card_id,
-                        "target": ["variable", ["template-tag", tag]],
+                        "target": [
+                            "dimension" if dashboard.parameter(tag).is_field_filter else "variable",
+                            ["template-tag", tag],
+                        ],
                     }
                     for tag in card.tags
                 ],
@@ -331,6 +355,43 @@ def ensure_collection(client: MetabaseClient, name: str, report: ApplyReport) ->
     return coll["id"]
 
 
+def _field_ids(client: MetabaseClient, database_id: int) -> FieldIds:
+    tables = client.database_metadata(database_id).get("tables") or []
+    return {
+        f"{t.get('schema')}.{t.get('name')}.{f.get('name')}": f["id"]
+        for t in tables
+        for f in t.get("fields") or []
+    }
+
+
+def resolve_fields(
+    client: MetabaseClient,
+    database_id: int,
+    needed: set[str],
+    wait: float = SYNC_WAIT_SECONDS,
+    sleep: Any = time.sleep,
+) -> FieldIds:
+    """Metabase field ids of the columns the field filters filter. A column Metabase has not synced
+    yet (a mart built after its last sync) triggers a schema sync, then apply waits for it up to `wait`
+    seconds; still missing, the error names the columns."""
+    ids = _field_ids(client, database_id)
+    missing = sorted(needed - ids.keys())
+    if missing:
+        client.sync_schema(database_id)
+        deadline = time.monotonic() + wait
+        while missing and time.monotonic() < deadline:
+            sleep(2.0)
+            ids = _field_ids(client, database_id)
+            missing = sorted(needed - ids.keys())
+    if missing:
+        raise MetabaseError(
+            f"Metabase does not know the column(s) {', '.join(missing)} of the field filters after a schema "
+            f"sync ({wait:.0f} s): build the marts (the nightly job), check that the reporter role can read "
+            "them, then run `journey dashboards apply` again"
+        )
+    return {name: ids[name] for name in needed}
+
+
 def _cards_by_key(client: MetabaseClient) -> dict[tuple[str, str], dict[str, Any]]:
     """Existing cards that carry a journey key: live ones first, then archived ones (restored in place
     if their card comes back to the YAML); the oldest wins if a card was duplicated in the UI."""
@@ -359,10 +420,11 @@ def apply_dashboard(
     collection_id: int,
     existing_cards: dict[tuple[str, str], dict[str, Any]],
     report: ApplyReport,
+    field_ids: FieldIds | None = None,
 ) -> int:
     card_ids: dict[str, int] = {}
     for card in dashboard.cards:
-        payload = card_payload(dashboard, card, database_id, collection_id)
+        payload = card_payload(dashboard, card, database_id, collection_id, field_ids)
         label = f"card {dashboard.key}.{card.key}"
         current = existing_cards.get((dashboard.key, card.key))
         if current is None:
@@ -415,6 +477,7 @@ def apply(
     dashboards: Iterable[Dashboard],
     database: DatabaseSpec,
     collection: str | None = None,
+    sync_wait: float = SYNC_WAIT_SECONDS,
 ) -> ApplyReport:
     """Make Metabase match `dashboards` (client must be logged in). Safe to run any number of times."""
     dashboards = list(dashboards)
@@ -423,11 +486,13 @@ def apply(
     names = {collection} if collection else {d.collection for d in dashboards}
     collections = {name: ensure_collection(client, name, report) for name in sorted(names)}
     existing = _cards_by_key(client)
+    needed = {f for d in dashboards for p in d.parameters if p.is_field_filter for f in p.fields}
+    field_ids = resolve_fields(client, report.database_id, needed, wait=sync_wait) if needed else {}
     for dashboard in dashboards:
         coll_id = collections[collection or dashboard.collection]
         report.collection_id = coll_id
         report.dashboards[dashboard.key] = apply_dashboard(
-            client, dashboard, report.database_id, coll_id, existing, report
+            client, dashboard, report.database_id, coll_id, existing, report, field_ids
         )
     log.info("metabase apply: %s", report.summary())
     return report
@@ -448,11 +513,15 @@ def _strip_marker(text: str | None, pattern: re.Pattern[str]) -> tuple[str, re.M
 _REVERSE_TYPES = {v: k for k, v in PARAMETER_TYPES.items()}
 
 
-def _parameter_from(item: dict[str, Any]) -> Parameter:
+def _parameter_from(item: dict[str, Any], fields: list[str] | None = None) -> Parameter:
     mb_type = item.get("type", "string/=")
     ptype = _REVERSE_TYPES.get(mb_type) or (
         "date" if mb_type.startswith("date") else "number" if mb_type.startswith("number") else "text"
     )
+    if fields:  # wired to dimension tags: a field filter
+        ptype = "date_range" if mb_type.startswith("date") else "category"
+    elif ptype in ("date_range", "category"):
+        ptype = "date" if ptype == "date_range" else "text"
     values = (item.get("values_source_config") or {}).get("values")
     default = item.get("default")
     if isinstance(default, list):  # newer Metabase stores filter defaults as lists
@@ -464,6 +533,7 @@ def _parameter_from(item: dict[str, Any]) -> Parameter:
         default=None if default is None else str(default),
         values=[str(v[0] if isinstance(v, list) else v) for v in values] if values else None,
         required=bool(item.get("required", False)),
+        fields=list(dict.fromkeys(fields or [])),
     )
 
 
@@ -476,7 +546,23 @@ def export_dashboard(client: MetabaseClient, dashboard_id: int) -> Dashboard:
     """
     dash = client.dashboard(dashboard_id)
     description, dmatch = _strip_marker(dash.get("description"), DASHBOARD_MARKER_RE)
-    params = {p["id"]: _parameter_from(p) for p in dash.get("parameters") or []}
+    # field filters: the columns of the dimension tags each parameter is wired to
+    names: dict[int, str] | None = None
+    param_fields: dict[str, list[str]] = {}
+    for dc in sorted(dash.get("dashcards") or [], key=lambda d: (d["row"], d["col"])):
+        if not dc.get("card_id"):
+            continue
+        tags = native_of(dc.get("card") or client.card(dc["card_id"]))[1]
+        for mapping in dc.get("parameter_mappings") or []:
+            target = mapping.get("target") or []
+            if len(target) == 2 and target[0] == "dimension":
+                dimension = (tags.get(target[1][1]) or {}).get("dimension") or []
+                if names is None:
+                    database = native_of(dc.get("card") or client.card(dc["card_id"]))[2]
+                    names = {v: k for k, v in _field_ids(client, database).items()}
+                if len(dimension) > 1 and dimension[1] in names:
+                    param_fields.setdefault(mapping["parameter_id"], []).append(names[dimension[1]])
+    params = {p["id"]: _parameter_from(p, param_fields.get(p["id"])) for p in dash.get("parameters") or []}
     collection_name = "Customer Journey"
     if isinstance(dash.get("collection_id"), int):
         collection_name = client.collection(dash["collection_id"])["name"]
@@ -491,7 +577,11 @@ def export_dashboard(client: MetabaseClient, dashboard_id: int) -> Dashboard:
             raise MetabaseError(f"card {dc['card_id']} is not a native SQL question; cannot export it")
         for mapping in dc.get("parameter_mappings") or []:
             target = mapping.get("target") or []
-            if len(target) == 2 and target[0] == "variable" and mapping["parameter_id"] in params:
+            if (
+                len(target) == 2
+                and target[0] in ("variable", "dimension")
+                and mapping["parameter_id"] in params
+            ):
                 tag = target[1][1]
                 key = params[mapping["parameter_id"]].key
                 if tag != key:

@@ -155,26 +155,34 @@ def channel_level_credits(model: AttributionModel, training_set: TrainingSet) ->
 
 
 def all_credits(model: AttributionModel, training_set: TrainingSet) -> pd.DataFrame:
-    """Every method's credit rows: the per-journey touches and the channel-level figures."""
-    return pd.concat(
-        [touch_credits(model, training_set), channel_level_credits(model, training_set)], ignore_index=True
-    )
+    """Every method's credit rows: the per-journey touches (with their order's UTC conversion date)
+    and the channel-level figures (no date: they split no journey)."""
+    conv = training_set.paths[training_set.paths["converted"]]
+    dates = dict(zip(conv["path_id"], pd.to_datetime(conv["ended_at"], utc=True).dt.date, strict=True))
+    touches = touch_credits(model, training_set)
+    touches = touches.assign(conversion_date=touches["path_id"].map(dates))
+    level = channel_level_credits(model, training_set).assign(conversion_date=None)
+    return pd.concat([touches, level], ignore_index=True)
 
 
 COLUMN_TYPES = {
     "method": "text",
+    "conversion_date": "date",  # the order's UTC date; null for markov_channel_level (no journey split)
     "channel": "text",
     "campaign_id": "text",
     "conversions": "double precision",
     "revenue_credit": "double precision",
 }
+KEYS = ["method", "conversion_date", "channel", "campaign_id"]
 
 
 def aggregate(credits: pd.DataFrame) -> pd.DataFrame:
-    out = credits.groupby(["method", "channel", "campaign_id"], dropna=False, as_index=False)[
-        ["conversions", "revenue_credit"]
-    ].sum()
-    out["campaign_id"] = out["campaign_id"].astype(object).where(out["campaign_id"].notna(), None)
+    """Credits summed per method x conversion date x channel x campaign (the long mart's grain)."""
+    if "conversion_date" not in credits:
+        credits = credits.assign(conversion_date=None)
+    out = credits.groupby(KEYS, dropna=False, as_index=False)[["conversions", "revenue_credit"]].sum()
+    for key in ("campaign_id", "conversion_date"):
+        out[key] = out[key].astype(object).where(out[key].notna(), None)
     return out.sort_values(["method", "conversions"], ascending=[True, False], ignore_index=True)[
         list(COLUMN_TYPES)
     ]
@@ -188,8 +196,9 @@ def predict(
     *,
     model_version: str = "dev",
 ) -> pd.DataFrame:
-    """Rows of ml.attribution_data_driven for every order before as_of: per (method, channel,
-    campaign_id) the conversions and revenue credited (campaign_id null for `markov_channel_level`).
+    """Rows of ml.attribution_data_driven for every order before as_of: per (method, conversion_date,
+    channel, campaign_id) the conversions and revenue credited (conversion_date and campaign_id null for
+    `markov_channel_level`).
     The table has no version column, so `model_version` is accepted for the shared signature only."""
     params = params or Params()
     training_set = build_training_set(conn, to_date(as_of), params)

@@ -13,10 +13,26 @@ from ingestion.warehouse import WarehouseSettings
 from tests.dashboards.fake_metabase import FakeMetabase
 
 
+def mart_tables() -> dict[str, list[str]]:
+    """What a Metabase sync finds in the warehouse's marts: each mart's documented columns (the dbt
+    manifest; every mart column is in its YAML, tests/dbt/test_docs_contract.py)."""
+    import json
+
+    from orchestration.defs.transform.project import dbt_project
+
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    return {
+        f"{node['schema']}.{node['name']}": list(node["columns"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["fqn"][1] == "marts"
+    }
+
+
 @pytest.fixture
 def fake_metabase() -> Iterator[tuple[FakeMetabase, str]]:
-    """A fresh in-memory Metabase per test, served by uvicorn on a free local port."""
-    state = FakeMetabase()
+    """A fresh in-memory Metabase per test, served by uvicorn on a free local port; a schema sync finds
+    the marts' columns."""
+    state = FakeMetabase(tables=mart_tables())
     with BackgroundServer(state.app()) as server:
         yield state, server.url
 

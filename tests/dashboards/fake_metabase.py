@@ -3,10 +3,13 @@
 Metabase itself (a JVM app, usually run from Docker) cannot run on the test machine, so this server
 stands in for it: session auth with `X-Metabase-Session`, first-run setup, `/api/database` (wrapped
 listing, redacted password), collections and their items, native cards, dashboards with `dashcards`
-(negative ids create, omitted ones are removed) and parameter mappings. It validates what real
-Metabase would refuse or silently break on (unknown database, a mapping to a parameter or template
-tag that does not exist, a dashcard id from another dashboard) and logs every request so tests can
-count writes. `mbql5=True` returns cards in the newer `stages` query shape.
+(negative ids create, omitted ones are removed) and parameter mappings, and a database's synced
+metadata (`/api/database/:id/metadata`: the warehouse's tables and fields with ids, known only after a
+schema sync, like Metabase's). It validates what real Metabase would refuse or silently break on
+(unknown database, a mapping to a parameter or template tag that does not exist, a `dimension` tag on
+a field that does not exist, a `dimension` mapping to a variable tag, a dashcard id from another
+dashboard) and logs every request so tests can count writes. `mbql5=True` returns cards in the newer
+`stages` query shape. `tables`: what a sync finds, `{"schema.table": [column, ...]}`.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ class FakeMetabase:
     dashboards: dict[int, dict[str, Any]] = field(default_factory=dict)
     log: list[tuple[str, str]] = field(default_factory=list)
     syncs: list[int] = field(default_factory=list)
+    tables: dict[str, list[str]] = field(default_factory=dict)
+    syncs_before_metadata: int = 1  # schema syncs a database needs before its metadata lists tables
     _ids: dict[str, int] = field(default_factory=dict)
     _tokens: set[str] = field(default_factory=set)
     setup_token: str = field(default_factory=lambda: secrets.token_hex(8))
@@ -81,6 +86,7 @@ class FakeMetabase:
             Route("/api/database", self.database_list, methods=["GET", "POST"]),
             Route("/api/database/{id:int}", self.database_one, methods=["GET", "PUT"]),
             Route("/api/database/{id:int}/sync_schema", self.sync_schema, methods=["POST"]),
+            Route("/api/database/{id:int}/metadata", self.metadata, methods=["GET"]),
             Route("/api/collection", self.collection_list, methods=["GET", "POST"]),
             Route("/api/collection/{id:int}", self.collection_one, methods=["GET"]),
             Route("/api/collection/{id:int}/items", self.collection_items, methods=["GET"]),
@@ -152,6 +158,28 @@ class FakeMetabase:
         self.syncs.append(request.path_params["id"])
         return JSONResponse({"status": "ok"})
 
+    def field_ids(self) -> dict[str, int]:
+        """Stable ids of the synced fields: "schema.table.column" -> id."""
+        ids, n = {}, 0
+        for table in sorted(self.tables):
+            for column in self.tables[table]:
+                n += 1
+                ids[f"{table}.{column}"] = 1000 + n
+        return ids
+
+    async def metadata(self, request: Request) -> Response:
+        db_id = request.path_params["id"]
+        if db_id not in self.databases:
+            return JSONResponse({"message": "Not found."}, status_code=404)
+        synced = self.syncs.count(db_id) >= self.syncs_before_metadata
+        ids = self.field_ids()
+        tables = []
+        for i, table in enumerate(sorted(self.tables) if synced else []):
+            schema, name = table.split(".")
+            fields = [{"id": ids[f"{table}.{c}"], "name": c, "table_id": i + 1} for c in self.tables[table]]
+            tables.append({"id": i + 1, "schema": schema, "name": name, "fields": fields})
+        return JSONResponse({"id": db_id, "tables": tables})
+
     # -- collections ------------------------------------------------------------------------------
     async def collection_list(self, request: Request) -> Response:
         if request.method == "GET":
@@ -189,13 +217,20 @@ class FakeMetabase:
         dq = card["dataset_query"]
         if dq.get("type") != "native" or dq.get("database") not in self.databases:
             return "dataset_query must be a native query on an existing database"
+        known_fields = set(self.field_ids().values())
         for name, tag in dq["native"].get("template-tags", {}).items():
             if (
                 tag.get("name") != name
                 or not tag.get("id")
-                or tag.get("type") not in ("text", "number", "date")
+                or tag.get("type") not in ("text", "number", "date", "dimension")
             ):
                 return f"invalid template tag {name!r}"
+            if tag["type"] == "dimension":
+                dimension = tag.get("dimension") or []
+                if len(dimension) < 2 or dimension[0] != "field" or dimension[1] not in known_fields:
+                    return f"template tag {name!r}: dimension {dimension} is not a field of the database"
+                if not tag.get("widget-type"):
+                    return f"template tag {name!r}: a field filter needs a widget-type"
         if card.get("collection_id") is not None and card["collection_id"] not in self.collections:
             return "collection does not exist"
         return None
@@ -276,8 +311,16 @@ class FakeMetabase:
                 if m["parameter_id"] not in params:
                     return f"mapping to unknown dashboard parameter {m['parameter_id']}"
                 target = m["target"]
-                if target[0] != "variable" or target[1][0] != "template-tag" or target[1][1] not in tags:
+                if (
+                    target[0] not in ("variable", "dimension")
+                    or target[1][0] != "template-tag"
+                    or target[1][1] not in tags
+                ):
                     return f"mapping target {target} is not a template tag of card {card['id']}"
+                if (target[0] == "dimension") != (tags[target[1][1]].get("type") == "dimension"):
+                    return (
+                        f"mapping target {target}: 'dimension' targets field filters, 'variable' the others"
+                    )
         return None
 
 

@@ -18,6 +18,14 @@ MAY_BE_EMPTY = {"demand.outside_interval"}
 
 
 @pytest.fixture(scope="session")
+def data_today(dashboard_warehouse) -> dt.date:
+    """The day after the shop's last order: relative date filters (`past12months`) are evaluated as
+    Metabase would if the shop's history ended yesterday (the simulated history ends in the past)."""
+    with psycopg.connect(dashboard_warehouse.role_url("reporter")) as conn:
+        return conn.execute("select max(order_date) + 1 from marts.fct_orders").fetchone()[0]
+
+
+@pytest.fixture(scope="session")
 def filter_values(dashboard_warehouse) -> dict[str, object]:
     """A value for every dashboard filter, taken from the data so that filtered queries return rows."""
     with psycopg.connect(dashboard_warehouse.role_url("reporter")) as conn:
@@ -33,6 +41,7 @@ def filter_values(dashboard_warehouse) -> dict[str, object]:
         "channel": channel,
         "device_type": device,
         "attribution_model": "linear",
+        "period": f"{first + (last - first) / 3}~{last}",
         "category": "total",
         "topic": "funnel",
     }
@@ -46,9 +55,9 @@ def _run(settings, sql: str) -> tuple[list[str], list[tuple]]:
 
 
 @pytest.mark.parametrize(("board", "card"), CARDS, ids=IDS)
-def test_card_runs_without_filters(dashboard_warehouse, board, card):
+def test_card_runs_without_filters(dashboard_warehouse, data_today, board, card):
     values = {p.key: p.default for p in board.parameters}
-    sql = native_sql.render(card.sql, values, board.tag_types())
+    sql = native_sql.render(card.sql, values, board.tag_types(), board.tag_fields(card), today=data_today)
     assert "{{" not in sql and "[[" not in sql
     columns, rows = _run(dashboard_warehouse, sql)
     missing = set(required_columns(card)) - set(columns)
@@ -60,9 +69,14 @@ def test_card_runs_without_filters(dashboard_warehouse, board, card):
 @pytest.mark.parametrize(("board", "card"), CARDS, ids=IDS)
 def test_card_runs_with_every_filter_set(dashboard_warehouse, filter_values, board, card):
     values = {p.key: filter_values[p.key] for p in board.parameters}
-    sql = native_sql.render(card.sql, values, board.tag_types())
+    fields = board.tag_fields(card)
+    sql = native_sql.render(card.sql, values, board.tag_types(), fields)
     for tag in card.tags:
-        assert native_sql.literal(values[tag], board.parameter(tag).type) in sql, tag
+        param = board.parameter(tag)
+        if param.is_field_filter:
+            assert native_sql.condition(fields[tag], values[tag], param.type) in sql, tag
+        else:
+            assert native_sql.literal(values[tag], param.type) in sql, tag
     columns, _rows = _run(dashboard_warehouse, sql)
     assert set(required_columns(card)) <= set(columns)
 
@@ -94,3 +108,20 @@ def test_revenue_by_model_counts_each_models_revenue_once(dashboard_warehouse):
     reference = totals["last_touch"]
     for model, total in totals.items():
         assert total == pytest.approx(reference, rel=0.01), model
+
+
+def test_sales_overview_matches_the_orders_mart(dashboard_warehouse, data_today):
+    """The Sales overview's monthly net revenue and orders equal fct_orders' own sums, and the channel
+    dropdown narrows the ROAS table to that channel."""
+    board = next(b for b in load_dashboards() if b.key == "sales")
+    values = {p.key: p.default for p in board.parameters} | {"period": None}
+    by_key = {c.key: c for c in board.cards}
+    _c, revenue = _run(dashboard_warehouse, native_sql.render(
+        by_key["net_revenue"].sql, values, board.tag_types(), board.tag_fields(by_key["net_revenue"])))  # fmt: skip
+    _c, truth = _run(dashboard_warehouse, "select cast(date_trunc('month', order_date) as date), sum(net_revenue) "
+                     "from marts.fct_orders where not is_cancelled group by 1 order by 1")  # fmt: skip
+    assert revenue == truth and len(revenue) >= 2
+    roas = by_key["channel_returns"]
+    _c, rows = _run(dashboard_warehouse, native_sql.render(
+        roas.sql, values | {"channel": "Paid Search"}, board.tag_types(), board.tag_fields(roas)))  # fmt: skip
+    assert [r[:2] for r in rows] == [("Paid Search", "google_ads")] and rows[0][2] > 0

@@ -13,11 +13,11 @@ from dashboards.exposures import EXPOSURES_PATH, render_exposures
 from dashboards.model import Dashboard, dump_dashboard, load_dashboards, required_columns
 from ingestion.warehouse.paths import PROJECT_ROOT
 
-EXPECTED = {"acquisition", "funnel", "cohorts", "customers", "demand", "insights"}
+EXPECTED = {"acquisition", "funnel", "cohorts", "customers", "demand", "insights", "sales"}
 FILTERS = {"date_from", "date_to", "channel", "device_type", "attribution_model"}
 
 
-def test_six_dashboards_validate(definitions):
+def test_every_dashboard_validates(definitions):
     assert {d.key for d in definitions} == EXPECTED
     used = {p.key for d in definitions for p in d.parameters}
     assert used >= FILTERS
@@ -154,3 +154,65 @@ def test_load_dashboards_reports_the_file(tmp_path):
     (tmp_path / "bad.yml").write_text(yaml.safe_dump(_board(cards=[])))
     with pytest.raises(ValueError, match="bad.yml"):
         load_dashboards(tmp_path)
+
+
+# -- field filters (dropdowns of a column's values, relative date ranges) ----------------------------
+
+
+def test_sales_overview_filters_are_field_filters_with_a_relative_default(definitions):
+    sales = next(d for d in definitions if d.key == "sales")
+    period, channel = sales.parameter("period"), sales.parameter("channel")
+    assert period.type == "date_range" and period.default == "past12months"
+    assert channel.type == "category"
+    for card in sales.cards:
+        fields = sales.tag_fields(card)
+        assert set(fields) == {"period", "channel"} and all(fields.values()), card.key
+    assert {c.display for c in sales.cards} >= {"smartscalar", "bar", "table"}
+
+
+def test_channel_and_device_filters_are_dropdowns(definitions):
+    for board in definitions:
+        for param in board.parameters:
+            if param.key in ("channel", "device_type", "attribution_model"):
+                assert param.values or param.is_field_filter, f"{board.key}.{param.key} is free text"
+
+
+def _field_board(sql: str, fields: list[str]) -> dict:
+    return {
+        "key": "t", "name": "T",
+        "parameters": [{"key": "channel", "name": "Channel", "type": "category", "fields": fields}],
+        "cards": [{"key": "c", "name": "C", "display": "scalar", "sql": sql,
+                   "visualization_settings": {"scalar.field": "n"}, "layout": {"row": 0, "col": 0, "size_x": 4, "size_y": 3}}],
+    }  # fmt: skip
+
+
+def test_a_field_filter_must_be_a_whole_condition_on_a_table_the_card_reads():
+    ok = "select count(*) as n from marts.fct_orders where true [[and {{channel}}]]"
+    Dashboard.model_validate(_field_board(ok, ["marts.fct_orders.first_touch_channel"]))
+    with pytest.raises(ValueError, match="is a field filter"):
+        Dashboard.model_validate(_field_board(
+            "select count(*) as n from marts.fct_orders where true [[and first_touch_channel = {{channel}}]]",
+            ["marts.fct_orders.first_touch_channel"],
+        ))  # fmt: skip
+    with pytest.raises(ValueError, match="has no field on the tables it reads"):
+        Dashboard.model_validate(_field_board(ok, ["marts.fct_sessions.channel"]))
+    with pytest.raises(ValueError, match="needs `fields`"):
+        Dashboard.model_validate(_field_board(ok, []))
+
+
+def test_field_filters_render_as_metabase_conditions():
+    today = dt.date(2025, 6, 29)
+    sql = "select 1 from marts.fct_orders where true [[and {{period}}]] [[and {{channel}}]]"
+    types = {"period": "date_range", "channel": "category"}
+    fields = {"period": "marts.fct_orders.order_date", "channel": "marts.fct_orders.first_touch_channel"}
+    out = native_sql.render(sql, {"period": "past30days", "channel": "Email"}, types, fields, today=today)
+    assert '"marts"."fct_orders"."order_date" >= date \'2025-05-30\'' in out
+    assert '"marts"."fct_orders"."order_date" < date \'2025-06-29\'' in out  # today excluded, as Metabase
+    assert '"marts"."fct_orders"."first_touch_channel" = \'Email\'' in out
+    assert native_sql.date_range("past12months", today) == (dt.date(2024, 6, 1), dt.date(2025, 6, 1))
+    assert native_sql.date_range("thismonth", today) == (dt.date(2025, 6, 1), dt.date(2025, 7, 1))
+    assert native_sql.date_range("lastmonth", today) == (dt.date(2025, 5, 1), dt.date(2025, 6, 1))
+    assert native_sql.date_range("2025-01-01~2025-03-31", today) == (dt.date(2025, 1, 1), dt.date(2025, 4, 1))
+    assert native_sql.render(sql, {"period": None, "channel": None}, types, fields).count("{{") == 0
+    with pytest.raises(native_sql.TemplateError):
+        native_sql.date_range("last fortnight", today)

@@ -240,3 +240,44 @@ def test_reporter_database_never_uses_the_admin_from_warehouse_url(monkeypatch):
         "reporter",
         "r-pw",
     )
+
+
+def test_field_filters_are_dimension_tags_on_the_synced_fields(fake_metabase, definitions, db_spec):
+    fake, url = fake_metabase
+    report = apply(_login(url, fake), definitions, db_spec)
+    ids = fake.field_ids()
+    dash = fake.dashboards[report.dashboards["sales"]]
+    period = next(p for p in dash["parameters"] if p["slug"] == "period")
+    assert period["type"] == "date/all-options" and period["default"] == "past12months"
+    card = next(c for c in fake.cards.values() if c["name"] == "ROAS, CAC and POAS by paid channel")
+    tags = card["dataset_query"]["native"]["template-tags"]
+    assert tags["period"]["type"] == "dimension" and tags["period"]["widget-type"] == "date/all-options"
+    assert tags["period"]["dimension"] == ["field", ids["marts.fct_channel_performance_daily.date_day"], None]
+    assert tags["channel"]["dimension"][1] == ids["marts.fct_channel_performance_daily.channel"]
+    assert tags["attribution_model"]["type"] == "text"  # a variable with a static dropdown list
+    orders = next(c for c in fake.cards.values() if c["name"] == "Net revenue")
+    assert (
+        orders["dataset_query"]["native"]["template-tags"]["period"]["dimension"][1]
+        == ids["marts.fct_orders.order_date"]
+    )
+    targets = {m["target"][0] for dc in dash["dashcards"] for m in dc["parameter_mappings"]}
+    assert targets == {"dimension", "variable"}
+    exported = export(_login(url, fake), report.dashboards["sales"])
+    again = Dashboard.model_validate(yaml.safe_load(exported))
+    sales = next(d for d in definitions if d.key == "sales")
+    assert again.parameter("period") == sales.parameter("period")
+    assert again.parameter("channel") == sales.parameter("channel")
+
+
+def test_a_column_metabase_has_not_synced_waits_for_a_sync_then_names_it(fake_metabase, definitions, db_spec):
+    import pytest
+
+    from dashboards.metabase_client import MetabaseError
+
+    fake, url = fake_metabase
+    fake.syncs_before_metadata = 2  # the sync apply triggers on creation has not finished
+    report = apply(_login(url, fake), definitions, db_spec, sync_wait=10)
+    assert fake.syncs == [report.database_id, report.database_id]  # a second sync, then the fields
+    fake.tables.pop("marts.fct_orders")  # a mart Metabase cannot see (not built, or not granted)
+    with pytest.raises(MetabaseError, match="marts.fct_orders.order_date"):
+        apply(_login(url, fake), definitions, db_spec, sync_wait=0)

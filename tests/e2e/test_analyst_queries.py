@@ -34,6 +34,7 @@ def test_the_doc_holds_the_three_queries():
         "cac_roas_by_channel_month",
         "contribution_margin_by_month",
         "ltv_to_cac_by_channel",
+        "data_driven_roas_by_channel_month",
     }
 
 
@@ -69,6 +70,8 @@ def test_ltv_to_cac_by_acquisition_channel(nightly, warehouse):
     assert {"Paid Social", "Paid Search"} <= channels
     for r in rows:
         assert r["ltv"] > 0 and r["cac"] > 0 and r["ltv_to_cac"] == pytest.approx(float(r["ltv"] / r["cac"]))
+        assert 0 < r["margin_ltv"] < r["ltv"]  # margin-based value: below revenue, above zero
+        assert r["margin_ltv_to_cac"] == pytest.approx(float(r["margin_ltv"] / r["cac"]))
 
 
 def test_long_mart_spend_equals_each_platforms_raw_spend_per_day(nightly, warehouse):
@@ -107,3 +110,24 @@ def test_long_mart_attributed_revenue_per_model_equals_the_orders_revenue(nightl
     for r in rows:
         assert r["revenue"] == pytest.approx(float(total), rel=1e-9)
         assert r["orders"] == pytest.approx(count, rel=1e-9)
+
+
+def test_data_driven_roas_by_channel_by_month(nightly, warehouse):
+    """Data-driven credits carry their conversion date: per method, the dated rows add up to the
+    attributed orders' revenue, and Paid Search and Paid Social meet their platforms' spend."""
+    rows = _rows(warehouse, doc_queries()["data_driven_roas_by_channel_month"])
+    methods = {r["method"] for r in rows}
+    assert {"markov", "shapley"} <= methods and "markov_channel_level" not in methods
+    (total,) = _rows(
+        warehouse,
+        "select sum(total_price) as total from marts.fct_orders where order_id in "
+        "(select order_id from marts.fct_attribution)",
+    )[0].values()
+    for method in ("markov", "shapley"):
+        revenue = sum(r["revenue"] for r in rows if r["method"] == method)
+        assert revenue == pytest.approx(float(total), rel=0.01), (
+            method
+        )  # orders before as_of (the dashboard test: 1 %)
+    with_spend = {r["channel"] for r in rows if r["spend"]}
+    assert {"Paid Social", "Paid Search"} <= with_spend
+    assert all(r["roas"] is None or r["roas"] >= 0 for r in rows)

@@ -12,6 +12,7 @@ import pytest
 
 from ingestion.common.http import SourceAPIError
 from ingestion.ga4 import GA4Settings, ga4_pipeline, run_ga4_pipeline
+from ingestion.google_ads import GoogleAdsSettings, google_ads_pipeline, run_google_ads_pipeline
 from ingestion.meta_ads import MetaAdsSettings, meta_pipeline, run_meta_pipeline
 from ingestion.shopify import ShopifySettings, run_shopify_pipeline, shopify_pipeline
 from tests.sources._meta_ga4_fixtures import FAST_HTTP, control, emulator, reset_dataset
@@ -82,3 +83,32 @@ def test_service_account_key_and_tokens_never_logged(tiny_world: Path, warehouse
     assert not leaked, f"key material or a token in {len(leaked)} log line(s), e.g. {leaked[0][:200]}"
     assert sum("minted an access token" in r.getMessage() for r in caplog.records) >= 2  # one mid-load
     reset_dataset(warehouse, "ga4", "ga4_secrets_probe")
+
+
+def test_google_ads_refresh_token_client_secret_and_minted_tokens_never_logged(
+    tiny_world: Path, warehouse, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    with emulator("google_ads", tiny_world) as (url, env, faults):
+        secrets = [env["GOOGLE_ADS_CLIENT_SECRET"], env["GOOGLE_ADS_REFRESH_TOKEN"]]
+        reset_dataset(warehouse, "google_ads", "google_ads_secrets_probe")
+        settings = GoogleAdsSettings.from_env(env, **{**FAST_HTTP, "max_attempts": 3})
+        control(url, expire_tokens_after_calls=2)  # a token re-minted mid-load (401, then refresh)
+        faults.plan("503", times=2, path_contains="searchStream")
+        run_google_ads_pipeline(
+            settings, pipeline=google_ads_pipeline(pipeline_name="google_ads_secrets_probe")
+        )
+        faults.plan("500", times=50, path_contains="searchStream")
+        with pytest.raises(Exception) as excinfo:
+            run_google_ads_pipeline(
+                settings, pipeline=google_ads_pipeline(pipeline_name="google_ads_secrets_probe")
+            )
+    leaked = leaks(caplog, secrets)
+    assert not leaked, f"{len(leaked)} log line(s) carry a secret or a minted token, e.g. {leaked[0][:200]}"
+    error, seen = excinfo.value, set()
+    while error is not None and id(error) not in seen:  # cause/context chains can loop
+        seen.add(id(error))
+        assert not any(secret in str(error) for secret in secrets) and not MINTED.search(str(error))
+        error = error.__cause__ or error.__context__
+    assert len(seen) >= 2
+    reset_dataset(warehouse, "google_ads", "google_ads_secrets_probe")

@@ -15,8 +15,9 @@ campaigns as (
 ),
 
 attribution as (
+    -- Meta's campaigns only: Google Ads campaigns are in fct_channel_performance_daily
     select * from {{ ref('fct_attribution') }}
-    where campaign_id is not null
+    where platform = 'meta_ads'
 ),
 
 delivery as (
