@@ -1,4 +1,4 @@
-"""dlt source for the Google Ads API: campaigns, ad groups and their daily metrics, by GAQL over
+"""dlt source for the Google Ads API: campaigns, ad groups, ads and their daily metrics, by GAQL over
 `googleAds:searchStream`.
 
 Conversions are restated for the conversion window (30 days by default): like Meta's insights, the
@@ -39,10 +39,16 @@ CAMPAIGNS_QUERY = (
 AD_GROUPS_QUERY = (
     "SELECT ad_group.id, ad_group.name, ad_group.status, ad_group.type, campaign.id FROM ad_group"
 )
+ADS_QUERY = (
+    "SELECT ad_group_ad.ad.id, ad_group_ad.ad.name, ad_group_ad.ad.type, ad_group_ad.status, ad_group.id, "
+    "campaign.id FROM ad_group_ad"
+)
 DAILY_QUERIES = {
     "campaign_daily": "SELECT campaign.id, segments.date, {metrics} FROM campaign "
     "WHERE segments.date BETWEEN '{since}' AND '{until}'",
     "ad_group_daily": "SELECT ad_group.id, campaign.id, segments.date, {metrics} FROM ad_group "
+    "WHERE segments.date BETWEEN '{since}' AND '{until}'",
+    "ad_daily": "SELECT ad_group_ad.ad.id, ad_group.id, campaign.id, segments.date, {metrics} FROM ad_group_ad "
     "WHERE segments.date BETWEEN '{since}' AND '{until}'",
 }
 COLUMNS: dict[str, dict[str, dict[str, Any]]] = {
@@ -55,6 +61,11 @@ COLUMNS: dict[str, dict[str, dict[str, Any]]] = {
     "ad_groups": {
         "id": {"data_type": "text", "nullable": False}, "campaign_id": {"data_type": "text"},
         "name": {"data_type": "text"}, "status": {"data_type": "text"}, "type": {"data_type": "text"},
+    },
+    "ads": {
+        "id": {"data_type": "text", "nullable": False}, "ad_group_id": {"data_type": "text"},
+        "campaign_id": {"data_type": "text"}, "name": {"data_type": "text"}, "type": {"data_type": "text"},
+        "status": {"data_type": "text"},
     },
 }  # fmt: skip
 METRIC_COLUMNS: dict[str, dict[str, Any]] = {
@@ -71,6 +82,12 @@ COLUMNS["ad_group_daily"] = {
     "campaign_id": {"data_type": "text"},
     **METRIC_COLUMNS,
 }
+COLUMNS["ad_daily"] = {
+    "ad_id": {"data_type": "text", "nullable": False},
+    "ad_group_id": {"data_type": "text"},
+    "campaign_id": {"data_type": "text"},
+    **METRIC_COLUMNS,
+}
 TABLE_DESCRIPTIONS = {
     "campaigns": "Google Ads campaigns of the account: name, status, channel type (SEARCH, PERFORMANCE_MAX, ...), "
     "bidding strategy, start date and the account currency",
@@ -78,6 +95,8 @@ TABLE_DESCRIPTIONS = {
     "campaign_daily": "Daily metrics per Google Ads campaign: impressions, clicks, cost (micros), and Google's "
     "conversions and conversion value, restated for 30 days",
     "ad_group_daily": "Daily metrics per Google Ads ad group, the same metrics as campaign_daily",
+    "ads": "Google Ads ads (ad_group_ad: responsive search ads), each under one ad group",
+    "ad_daily": "Daily metrics per Google Ads ad, the same metrics as campaign_daily",
 }
 
 
@@ -106,10 +125,12 @@ def _metric_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def daily_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
-    """One flat row of `campaign_daily` / `ad_group_daily` from a searchStream result."""
+    """One flat row of `campaign_daily` / `ad_group_daily` / `ad_daily` from a searchStream result."""
     out = {"campaign_id": (row.get("campaign") or {}).get("id"), **_metric_row(row)}
-    if table == "ad_group_daily":
+    if table in ("ad_group_daily", "ad_daily"):
         out = {"ad_group_id": (row.get("adGroup") or {}).get("id"), **out}
+    if table == "ad_daily":
+        out = {"ad_id": ((row.get("adGroupAd") or {}).get("ad") or {}).get("id"), **out}
     return out
 
 
@@ -173,6 +194,21 @@ def google_ads_source(
                 for r in batch
             ]
 
+    @dlt.resource(name="ads", write_disposition="merge", primary_key="id", columns=COLUMNS["ads"])
+    def ads() -> Iterator[list[dict[str, Any]]]:
+        for batch in client.search_stream(ADS_QUERY):
+            yield [
+                {
+                    "id": r["adGroupAd"]["ad"]["id"],
+                    "ad_group_id": (r.get("adGroup") or {}).get("id"),
+                    "campaign_id": (r.get("campaign") or {}).get("id"),
+                    "name": r["adGroupAd"]["ad"].get("name"),
+                    "type": r["adGroupAd"]["ad"].get("type"),
+                    "status": r["adGroupAd"].get("status"),
+                }  # fmt: skip
+                for r in batch
+            ]
+
     backfill = since is not None or until is not None
     end_value = (until or _today().isoformat()) if backfill else None
 
@@ -199,6 +235,8 @@ def google_ads_source(
     return [
         campaigns,
         ad_groups,
+        ads,
         daily_resource("campaign_daily", ("campaign_id", "date")),
         daily_resource("ad_group_daily", ("ad_group_id", "date")),
+        daily_resource("ad_daily", ("ad_id", "date")),
     ]

@@ -35,12 +35,17 @@ def filter_values(dashboard_warehouse) -> dict[str, object]:
         channel, device = conn.execute(
             "select channel, device_type from marts.fct_funnel_daily group by 1, 2 order by sum(sessions) desc limit 1"
         ).fetchone()
+        (campaign,) = conn.execute(
+            "select campaign_name from marts.fct_channel_performance_daily where campaign_name is not null "
+            "group by 1 order by sum(spend) desc limit 1"
+        ).fetchone()
     return {
         "date_from": first + (last - first) / 3,
         "date_to": last,
         "channel": channel,
         "device_type": device,
         "attribution_model": "linear",
+        "campaign": campaign,
         "period": f"{first + (last - first) / 3}~{last}",
         "category": "total",
         "topic": "funnel",

@@ -77,7 +77,7 @@ RAW_TABLES = {
     "shopify": ["orders", "order_line_items", "refunds", "customers", "products", "product_variants"],
     "order_history": ["orders", "order_items"],
     "meta_ads": ["campaigns", "ads", "ads_insights"],
-    "google_ads": ["campaigns", "ad_groups", "campaign_daily", "ad_group_daily"],
+    "google_ads": ["campaigns", "ad_groups", "ads", "campaign_daily", "ad_group_daily", "ad_daily"],
     "ga4": ["daily_traffic"],
     "events": ["events", "rejected"],
 }

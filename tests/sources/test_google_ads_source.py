@@ -44,7 +44,7 @@ from tests.sources._meta_ga4_fixtures import (
 PIPELINE = "test_google_ads"
 KEYS = {
     "campaigns": ("id",), "ad_groups": ("id",), "campaign_daily": ("campaign_id", "date"),
-    "ad_group_daily": ("ad_group_id", "date"),
+    "ad_group_daily": ("ad_group_id", "date"), "ads": ("id",), "ad_daily": ("ad_id", "date"),
 }  # fmt: skip
 CONTRACT = {
     "campaigns": {"id", "name", "status", "advertising_channel_type", "bidding_strategy_type", "start_date",
@@ -54,6 +54,9 @@ CONTRACT = {
                        "conversions_value"},
     "ad_group_daily": {"ad_group_id", "campaign_id", "date", "impressions", "clicks", "cost_micros", "conversions",
                        "conversions_value"},
+    "ads": {"id", "ad_group_id", "campaign_id", "name", "type", "status"},
+    "ad_daily": {"ad_id", "ad_group_id", "campaign_id", "date", "impressions", "clicks", "cost_micros",
+                 "conversions", "conversions_value"},
 }  # fmt: skip
 
 
@@ -126,6 +129,14 @@ def test_tables_follow_the_contract_and_the_world(ads, reference):
         search["cost_micros"].sum()
     )
     assert len(reference["campaigns"]) - 1 == 3 and len(reference["ad_groups"]) - 1 == 5
+    assert len(reference["ads"]) - 1 == len(pd.read_parquet(ads.world / "google_ads_ads.parquet"))
+    # the three levels agree: every ad's metrics add up to its ad group's, day by day
+    mismatched = query(
+        "select count(*) from (select ad_group_id, date, sum(cost_micros) c, sum(clicks) k from google_ads.ad_daily "
+        "group by 1, 2) a full join google_ads.ad_group_daily g using (ad_group_id, date) "
+        "where a.c is distinct from g.cost_micros or a.k is distinct from g.clicks"
+    )[0][0]
+    assert mismatched == 0
 
 
 def test_second_run_only_repulls_the_window_and_changes_nothing(fresh):

@@ -39,7 +39,7 @@ def sandbox_env(emulators, monkeypatch, local_dir):
 
 def verdicts(output: str) -> dict[str, str]:
     """source -> OK / FAILED / SKIPPED, from the verdict lines (step lines are indented)."""
-    names = {"shopify", "order_history", "meta_ads", "ga4", "events"}
+    names = {"shopify", "order_history", "meta_ads", "google_ads", "ga4", "events"}
     words = [line.split() for line in output.splitlines() if line and not line[0].isspace()]
     return {w[0]: w[1] for w in words if w[0] in names}
 
@@ -52,9 +52,10 @@ def test_every_configured_source_is_ok_against_the_emulators(sandbox_env):
     result = check()
     assert result.exit_code == 0, result.output
     assert verdicts(result.output) == {
-        "shopify": "OK", "order_history": "SKIPPED", "meta_ads": "OK", "ga4": "OK", "events": "OK",
+        "shopify": "OK", "order_history": "SKIPPED", "meta_ads": "OK", "google_ads": "OK", "ga4": "OK",
+        "events": "OK",
     }  # fmt: skip
-    assert "4 configured source(s) OK" in result.output
+    assert "5 configured source(s) OK" in result.output
     for var, value in sandbox_env.items():
         if any(word in var for word in ("SECRET", "TOKEN")):
             assert value not in result.output, var
@@ -66,7 +67,7 @@ def test_a_bad_shopify_secret_names_the_source_and_reason(sandbox_env, monkeypat
     assert result.exit_code == 1, result.output
     assert verdicts(result.output)["shopify"] == "FAILED"
     assert {k: v for k, v in verdicts(result.output).items() if k != "shopify"} == {
-        "order_history": "SKIPPED", "meta_ads": "OK", "ga4": "OK", "events": "OK",
+        "order_history": "SKIPPED", "meta_ads": "OK", "google_ads": "OK", "ga4": "OK", "events": "OK",
     }  # fmt: skip
     assert "invalid_client" in result.output
     assert "1 source(s) failed: shopify" in result.output

@@ -1,5 +1,6 @@
 """Google Ads API (REST) emulator: `googleAds:searchStream` over a GAQL subset, Google's OAuth token
-endpoint for the refresh-token (installed app / web) flow, in the vendor's wire format.
+endpoint for the refresh-token (installed app / web) flow, in the vendor's wire format. Resources:
+`campaign`, `ad_group`, `ad_group_ad` (responsive search ads, `ad_group_ad.ad.*`) and `customer`.
 
 Served paths:
     POST /token                                        OAuth 2: grant_type=refresh_token, client_id,
@@ -18,7 +19,7 @@ What Google enforces and so does this emulator:
   (`123-456-7890` is 400 CLIENT_CUSTOMER_ID_INVALID).
 - Versions: v24..v26 are served; a sunset version is a bare HTTP 404 (`Not Found`, not JSON), as
   Google's front end answers for it.
-- GAQL: `SELECT <fields> FROM campaign|ad_group|customer [WHERE ...] [ORDER BY ...] [LIMIT n]`;
+- GAQL: `SELECT <fields> FROM campaign|ad_group|ad_group_ad|customer [WHERE ...] [ORDER BY ...] [LIMIT n]`;
   unknown fields are 400 queryError UNRECOGNIZED_FIELD; selecting `segments.date` needs a finite date
   range in WHERE (400 EXPECTED_FILTERS_ON_DATE_RANGE). int64 values are JSON strings, doubles numbers,
   field names lowerCamelCase, like Google's JSON mapping of its protos.
@@ -76,15 +77,25 @@ AD_GROUP_FIELDS = {
     "ad_group.resource_name", "ad_group.id", "ad_group.name", "ad_group.status", "ad_group.campaign",
     "ad_group.type",
 }  # fmt: skip
+AD_GROUP_AD_FIELDS = {
+    "ad_group_ad.resource_name", "ad_group_ad.status", "ad_group_ad.ad.id", "ad_group_ad.ad.name",
+    "ad_group_ad.ad.type",
+}  # fmt: skip
 CUSTOMER_FIELDS = {"customer.id", "customer.descriptive_name", "customer.currency_code", "customer.time_zone"}
 METRIC_FIELDS = {"metrics.impressions", "metrics.clicks", "metrics.cost_micros", "metrics.conversions",
                  "metrics.conversions_value"}  # fmt: skip
-INT64_FIELDS = {"campaign.id", "ad_group.id", "customer.id", "metrics.impressions", "metrics.clicks",
-                "metrics.cost_micros"}  # fmt: skip
+INT64_FIELDS = {"campaign.id", "ad_group.id", "ad_group_ad.ad.id", "customer.id", "metrics.impressions",
+                "metrics.clicks", "metrics.cost_micros"}  # fmt: skip
 SELECTABLE = {
     "campaign": CAMPAIGN_FIELDS | CUSTOMER_FIELDS | METRIC_FIELDS | {"segments.date"},
     "ad_group": AD_GROUP_FIELDS | CAMPAIGN_FIELDS | CUSTOMER_FIELDS | METRIC_FIELDS | {"segments.date"},
     "customer": CUSTOMER_FIELDS | METRIC_FIELDS | {"segments.date"},
+    "ad_group_ad": AD_GROUP_AD_FIELDS
+    | AD_GROUP_FIELDS
+    | CAMPAIGN_FIELDS
+    | CUSTOMER_FIELDS
+    | METRIC_FIELDS
+    | {"segments.date"},
 }
 QUERY = re.compile(
     r"^\s*SELECT\s+(?P<fields>.+?)\s+FROM\s+(?P<resource>\w+)"
@@ -220,6 +231,11 @@ class GoogleAdsWorld:
                 if g.campaign_id in campaigns.index
             ],  # fmt: skip
             "customer": [{"campaign_id": None, "ad_group_id": None}],
+            "ad_group_ad": [
+                {"campaign_id": a.campaign_id, "ad_group_id": a.ad_group_id, "ad_id": a.ad_id}
+                for a in self.frame("google_ads_ads").itertuples()
+                if a.campaign_id in campaigns.index
+            ],
         }[resource]
         if not metrics:
             return [self._entity(row, campaigns, groups) for row in base]
@@ -227,15 +243,16 @@ class GoogleAdsWorld:
         day = pd.to_datetime(daily["date"]).dt.date
         last = min(conditions.until or today, today - timedelta(days=1))
         keep = (day <= last) & (day >= (conditions.since or date.min))
-        if resource == "ad_group":
+        if resource in ("ad_group", "ad_group_ad"):
             keep &= daily["ad_group_id"] != ""
         frame = daily[keep].assign(day=day[keep])
         frame = frame.assign(share=[conversion_share((today - d).days) for d in frame["day"]])
         frame = frame.assign(conversions=frame["conversions"] * frame["share"],
                              conversions_value=frame["conversions_value"] * frame["share"])  # fmt: skip
-        keys = {"campaign": ["campaign_id"], "ad_group": ["campaign_id", "ad_group_id"], "customer": []}[
-            resource
-        ]
+        keys = {
+            "campaign": ["campaign_id"], "ad_group": ["campaign_id", "ad_group_id"], "customer": [],
+            "ad_group_ad": ["campaign_id", "ad_group_id", "ad_id"],
+        }[resource]  # fmt: skip
         keys = keys + (["day"] if by_date else [])
         sums = ["impressions", "clicks", "cost_micros", "conversions", "conversions_value"]
         grouped = (
@@ -245,8 +262,8 @@ class GoogleAdsWorld:
         )
         out = []
         for rec in grouped.to_dict("records"):
-            row = self._entity({"campaign_id": rec.get("campaign_id"), "ad_group_id": rec.get("ad_group_id")},
-                               campaigns, groups)  # fmt: skip
+            row = self._entity({"campaign_id": rec.get("campaign_id"), "ad_group_id": rec.get("ad_group_id"),
+                                "ad_id": rec.get("ad_id")}, campaigns, groups)  # fmt: skip
             row["metrics"] = {
                 "impressions": int(rec["impressions"]), "clicks": int(rec["clicks"]),
                 "cost_micros": int(rec["cost_micros"]), "conversions": round(float(rec["conversions"]), 6),
@@ -283,6 +300,13 @@ class GoogleAdsWorld:
                 "resource_name": f"customers/{CUSTOMER_ID}/adGroups/{gid}", "id": gid, "name": g["name"],
                 "status": "ENABLED", "campaign": f"customers/{CUSTOMER_ID}/campaigns/{cid}", "type": "SEARCH_STANDARD",
             }  # fmt: skip
+        aid = row.get("ad_id")
+        if aid:
+            ad = self.frame("google_ads_ads").set_index("ad_id").loc[aid]
+            out["ad_group_ad"] = {
+                "resource_name": f"customers/{CUSTOMER_ID}/adGroupAds/{gid}~{aid}", "status": "ENABLED",
+                "ad": {"id": aid, "name": ad["name"], "type": "RESPONSIVE_SEARCH_AD"},
+            }  # fmt: skip
         return out
 
 
@@ -300,13 +324,19 @@ def select(row: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     """The row restricted to `fields`, nested and camelCased as Google's JSON (int64 as strings)."""
     out: dict[str, Any] = {}
     for name in fields:
-        resource, attr = name.split(".", 1)
-        value = (row.get(resource) or {}).get(attr)
+        *path, leaf = name.split(".")  # nested messages: ad_group_ad.ad.id -> adGroupAd.ad.id
+        node: Any = row
+        for part in path:
+            node = (node or {}).get(part)
+        value = (node or {}).get(leaf)
         if value is None:
             continue
         if name in INT64_FIELDS:
             value = str(value)
-        out.setdefault(camel(resource), {})[camel(attr)] = value
+        target = out
+        for part in path:
+            target = target.setdefault(camel(part), {})
+        target[camel(leaf)] = value
     for resource in {f.split(".", 1)[0] for f in fields} - {"metrics", "segments"}:
         if resource in row:  # Google always includes the selected resource's resource name
             out.setdefault(camel(resource), {})["resourceName"] = row[resource]["resource_name"]

@@ -40,6 +40,8 @@ AD_GROUPS = {
 }
 CAMPAIGN_ID_BASE = 21_345_000_000
 AD_GROUP_ID_BASE = 160_420_000_000
+AD_ID_BASE = 712_330_000_000
+ADS_PER_GROUP = 2  # responsive search ads per ad group, rotated by Google
 PLATFORM_OVERCOUNT = 1.18  # Google's conversions / first-party orders of the same clicks
 
 
@@ -74,10 +76,26 @@ def ad_group_of(campaign: np.ndarray, key: np.ndarray) -> np.ndarray:
     return out
 
 
+def ad_rows() -> list[tuple[str, int, str]]:
+    """(ad id, ad group row, name) of every responsive search ad."""
+    return [
+        (str(AD_ID_BASE + ADS_PER_GROUP * gi + k), gi, f"{group}-rsa-{k + 1}")
+        for gi, (_, _, group) in enumerate(ad_group_rows())
+        for k in range(ADS_PER_GROUP)
+    ]
+
+
+def ad_of(group: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """The ad row (index into `ad_rows()`) that served each session; -1 without an ad group."""
+    pick = np.minimum((uniform(key, 906) * ADS_PER_GROUP).astype(int), ADS_PER_GROUP - 1)
+    return np.where(group >= 0, ADS_PER_GROUP * group + pick, -1)
+
+
 def write_google_ads(out, seed: int, days: int, start_ms, channel_is_search, keys, conv_session, o_created,
                      o_total, end_ms) -> dict[str, int]:  # fmt: skip
-    """google_ads_campaigns, google_ads_ad_groups and google_ads_daily (one row per day x campaign x
-    ad group, ad group '' for Performance Max) with final numbers; the emulator restates conversions."""
+    """google_ads_campaigns, google_ads_ad_groups, google_ads_ads and google_ads_daily (one row per day x
+    campaign x ad group x ad; ad group and ad '' for Performance Max) with final numbers; the emulator
+    restates conversions."""
     counts = {}
     ids = campaign_ids()
     counts["google_ads_campaigns"] = tables.write(pa.table({
@@ -93,18 +111,26 @@ def write_google_ads(out, seed: int, days: int, start_ms, channel_is_search, key
         "campaign_id": pa.array([ids[g[1]] for g in groups], pa.string()),
         "name": pa.array([g[2] for g in groups], pa.string()),
     }), out / "google_ads_ad_groups.parquet")  # fmt: skip
+    ads = ad_rows()
+    counts["google_ads_ads"] = tables.write(pa.table({
+        "ad_id": pa.array([a[0] for a in ads], pa.string()),
+        "ad_group_id": pa.array([groups[a[1]][0] for a in ads], pa.string()),
+        "campaign_id": pa.array([ids[groups[a[1]][1]] for a in ads], pa.string()),
+        "name": pa.array([a[2] for a in ads], pa.string()),
+    }), out / "google_ads_ads.parquet")  # fmt: skip
 
-    # cells: campaign x ad group (Performance Max: one cell without ad group)
-    cells = [(ci, gi) for gi, (_, ci, _) in enumerate(groups)] + [
-        (ci, -1) for ci, c in enumerate(CAMPAIGNS) if not AD_GROUPS[c[0]]
+    # cells: campaign x ad group x ad (Performance Max: one cell without ad group or ad)
+    cells = [(groups[gi][1], gi, ai) for ai, (_, gi, _) in enumerate(ads)] + [
+        (ci, -1, -1) for ci, c in enumerate(CAMPAIGNS) if not AD_GROUPS[c[0]]
     ]
     cell_index = {cell: i for i, cell in enumerate(cells)}
     n = len(cells)
     search = np.flatnonzero(channel_is_search & (start_ms < end_ms))
     camp = campaign_of(uniform(keys[search], 901))
     group = ad_group_of(camp, keys[search])
-    cell_of = np.array([cell_index[(int(c), int(g))] for c, g in zip(camp.tolist(), group.tolist(), strict=True)],
-                       dtype=np.int64)  # fmt: skip
+    ad = ad_of(group, keys[search])
+    cell_of = np.array([cell_index[(int(c), int(g), int(a))] for c, g, a in
+                        zip(camp.tolist(), group.tolist(), ad.tolist(), strict=True)], dtype=np.int64)  # fmt: skip
     day = start_ms[search] // DAY_MS
     sessions = np.bincount(day * n + cell_of, minlength=days * n).reshape(days, n)
     cell_by_session = np.full(len(start_ms), -1)
@@ -115,8 +141,8 @@ def write_google_ads(out, seed: int, days: int, start_ms, channel_is_search, key
     n_orders = np.bincount(ocell, minlength=days * n).reshape(days, n)
     revenue = np.bincount(ocell, weights=o_total[ordered] / 100.0, minlength=days * n).reshape(days, n)
 
-    ctr = np.array([CAMPAIGNS[ci][3] for ci, _ in cells])
-    cpc = np.array([CAMPAIGNS[ci][4] for ci, _ in cells])
+    ctr = np.array([CAMPAIGNS[ci][3] for ci, _, _ in cells])
+    cpc = np.array([CAMPAIGNS[ci][4] for ci, _, _ in cells])
     cols: dict[str, list] = {k: [] for k in ("day", "cell", "impressions", "clicks", "cost_micros", "conversions",
                                             "conversions_value")}  # fmt: skip
     for d in range(days):
@@ -147,6 +173,7 @@ def write_google_ads(out, seed: int, days: int, start_ms, channel_is_search, key
         "campaign_id": pa.array([ids[cells[c][0]] for c in cell.tolist()], pa.string()),
         "ad_group_id": pa.array([groups[cells[c][1]][0] if cells[c][1] >= 0 else "" for c in cell.tolist()],
                                 pa.string()),  # fmt: skip
+        "ad_id": pa.array([ads[cells[c][2]][0] if cells[c][2] >= 0 else "" for c in cell.tolist()], pa.string()),
         "impressions": pa.array(flat["impressions"].astype(np.int64), pa.int64()),
         "clicks": pa.array(flat["clicks"].astype(np.int64), pa.int64()),
         "cost_micros": pa.array(flat["cost_micros"].astype(np.int64), pa.int64()),

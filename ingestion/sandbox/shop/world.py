@@ -52,7 +52,7 @@ CUSTOMER_ID_BASE = 7_300_000_000_000
 TABLES = (
     "products", "product_variants", "customers", "orders", "order_line_items", "refunds", "refund_line_items",
     "meta_campaigns", "meta_adsets", "meta_ads", "meta_insights_daily", "google_ads_campaigns",
-    "google_ads_ad_groups", "google_ads_daily", "ga4_daily", "sessions",
+    "google_ads_ad_groups", "google_ads_ads", "google_ads_daily", "ga4_daily", "sessions",
 )  # fmt: skip
 
 
