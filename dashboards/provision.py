@@ -549,16 +549,20 @@ def export_dashboard(client: MetabaseClient, dashboard_id: int) -> Dashboard:
     # field filters: the columns of the dimension tags each parameter is wired to
     names: dict[int, str] | None = None
     param_fields: dict[str, list[str]] = {}
-    for dc in sorted(dash.get("dashcards") or [], key=lambda d: (d["row"], d["col"])):
-        if not dc.get("card_id"):
-            continue
-        tags = native_of(dc.get("card") or client.card(dc["card_id"]))[1]
+    # text/heading dashcards have no card; the others' cards, fetched once
+    dashcards = [
+        dc
+        for dc in sorted(dash.get("dashcards") or [], key=lambda d: (d["row"], d["col"]))
+        if dc.get("card_id")
+    ]
+    mb_cards = {dc["card_id"]: dc.get("card") or client.card(dc["card_id"]) for dc in dashcards}
+    for dc in dashcards:
+        _query, tags, database = native_of(mb_cards[dc["card_id"]])
         for mapping in dc.get("parameter_mappings") or []:
             target = mapping.get("target") or []
             if len(target) == 2 and target[0] == "dimension":
                 dimension = (tags.get(target[1][1]) or {}).get("dimension") or []
                 if names is None:
-                    database = native_of(dc.get("card") or client.card(dc["card_id"]))[2]
                     names = {v: k for k, v in _field_ids(client, database).items()}
                 if len(dimension) > 1 and dimension[1] in names:
                     param_fields.setdefault(mapping["parameter_id"], []).append(names[dimension[1]])
@@ -568,10 +572,8 @@ def export_dashboard(client: MetabaseClient, dashboard_id: int) -> Dashboard:
         collection_name = client.collection(dash["collection_id"])["name"]
 
     cards: list[Card] = []
-    for dc in sorted(dash.get("dashcards") or [], key=lambda d: (d["row"], d["col"])):
-        if not dc.get("card_id"):
-            continue  # text/heading dashcards have no card
-        mb_card = dc.get("card") or client.card(dc["card_id"])
+    for dc in dashcards:
+        mb_card = mb_cards[dc["card_id"]]
         query, _tags, _db = native_of(mb_card)
         if query is None:
             raise MetabaseError(f"card {dc['card_id']} is not a native SQL question; cannot export it")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,11 +25,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import google.auth.exceptions
 import requests
-from google.auth.transport.requests import Request as GoogleRequest
 from google.oauth2 import service_account
 
+from ingestion.common.google_auth import GoogleTokenAuth
 from ingestion.common.http import ApiClient, Auth, SourceAPIError
 from ingestion.common.notices import notice
 
@@ -150,68 +148,39 @@ def load_service_account(path: str, variable: str) -> service_account.Credential
 
 
 @dataclass
-class ServiceAccountAuth:
+class ServiceAccountAuth(GoogleTokenAuth):
     """`Auth` for the shared client: a bearer token minted from the service account, re-minted when
     google-auth says it is no longer valid (missing, or within minutes of its expiry) or after a 401."""
 
     path: str
     variable: str = "GA4_CREDENTIALS_FILE"
-    attempts: int = 3  # token endpoint unreachable: tries before giving up
-    backoff: float = 1.0  # first wait between them, doubled each time
-    sleep: Callable[[float], None] = time.sleep
-    _credentials: service_account.Credentials | None = field(default=None, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    minted: int = field(default=0, init=False)
 
-    @property
-    def credentials(self) -> service_account.Credentials:
-        if self._credentials is None:
-            self._credentials = load_service_account(self.path, self.variable)
-        return self._credentials
+    def build(self) -> service_account.Credentials:
+        return load_service_account(self.path, self.variable)
 
     @property
     def email(self) -> str:
         return str(self.credentials.service_account_email)
 
-    def headers(self) -> dict[str, str]:
-        with self._lock:
-            credentials = self.credentials
-            if not credentials.valid:
-                self._mint(credentials)
-            return {"Authorization": f"Bearer {credentials.token}"}
+    def minted_for(self) -> str:
+        return f"ga4 service account {self.email}"
 
-    def refresh(self) -> None:
-        """Forget the token: the next `headers()` mints a new one."""
-        with self._lock:
-            if self._credentials is not None:
-                self._credentials.token = None
+    def _uri(self) -> str:
+        return getattr(
+            self.credentials, "_token_uri", "the key file's token_uri"
+        )  # google-auth keeps it private
 
-    def _mint(self, credentials: service_account.Credentials) -> None:
-        uri = getattr(credentials, "_token_uri", "the key file's token_uri")  # google-auth keeps it private
-        for attempt in range(1, self.attempts + 1):
-            try:
-                credentials.refresh(GoogleRequest())
-            except google.auth.exceptions.RefreshError as exc:
-                if exc.retryable and attempt < self.attempts:  # a 5xx google-auth did not outlast
-                    self.sleep(min(self.backoff * 2 ** (attempt - 1), 30.0))
-                    continue
-                raise GA4CredentialsError(
-                    f"the token endpoint {uri} refused the service account {self.email} "
-                    f"({self.variable}={self.path}): {exc.args[0] if exc.args else exc}"
-                ) from None
-            except google.auth.exceptions.TransportError as exc:
-                if attempt == self.attempts:
-                    raise GA4CredentialsError(
-                        f"the token endpoint {uri} could not be reached after {attempt} attempt(s) "
-                        f"({type(exc).__name__}); check the network or token_uri in {self.variable}={self.path}"
-                    ) from exc
-                self.sleep(min(self.backoff * 2 ** (attempt - 1), 30.0))
-            else:
-                self.minted += 1
-                log.info(
-                    "ga4: minted an access token for %s (expires %s UTC)", self.email, credentials.expiry
-                )
-                return
+    def refused(self, reason: str) -> Exception:
+        return GA4CredentialsError(
+            f"the token endpoint {self._uri()} refused the service account {self.email} "
+            f"({self.variable}={self.path}): {reason}"
+        )
+
+    def unreachable(self, attempts: int, exc: Exception) -> Exception:
+        return GA4CredentialsError(
+            f"the token endpoint {self._uri()} could not be reached after {attempts} attempt(s) "
+            f"({type(exc).__name__}); check the network or token_uri in {self.variable}={self.path}"
+        )
 
 
 def explain(exc: SourceAPIError, auth: Auth | None, property_id: str) -> Exception:

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import google.auth.exceptions
 import requests
-from google.auth.transport.requests import Request as GoogleRequest
 from google.oauth2.credentials import Credentials
 
+from ingestion.common.google_auth import GoogleTokenAuth
 from ingestion.common.http import ApiClient, SourceAPIError
 
 log = logging.getLogger(__name__)
@@ -60,7 +57,7 @@ def ads_error(text: str) -> tuple[str | None, str | None, str]:
 
 
 @dataclass
-class RefreshTokenAuth:
+class RefreshTokenAuth(GoogleTokenAuth):
     """`Auth` for the shared client: google-auth's user credentials (client id/secret + refresh token)
     mint a bearer token, again when it is about to expire or after a 401."""
 
@@ -68,59 +65,29 @@ class RefreshTokenAuth:
     client_secret: str = field(repr=False)
     refresh_token: str = field(repr=False)
     token_uri: str
-    attempts: int = 3
-    backoff: float = 1.0
-    sleep: Callable[[float], None] = time.sleep
-    minted: int = field(default=0, init=False)
-    _credentials: Credentials | None = field(default=None, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    @property
-    def credentials(self) -> Credentials:
-        if self._credentials is None:
-            self._credentials = Credentials(
-                token=None, refresh_token=self.refresh_token, client_id=self.client_id,
-                client_secret=self.client_secret, token_uri=self.token_uri, scopes=[SCOPE],
-            )  # fmt: skip
-        return self._credentials
+    def build(self) -> Credentials:
+        return Credentials(
+            token=None, refresh_token=self.refresh_token, client_id=self.client_id,
+            client_secret=self.client_secret, token_uri=self.token_uri, scopes=[SCOPE],
+        )  # fmt: skip
 
-    def headers(self) -> dict[str, str]:
-        with self._lock:
-            credentials = self.credentials
-            if not credentials.valid:
-                self._mint(credentials)
-            return {"Authorization": f"Bearer {credentials.token}"}
+    def minted_for(self) -> str:
+        return "google_ads (adwords scope)"
 
-    def refresh(self) -> None:
-        with self._lock:
-            if self._credentials is not None:
-                self._credentials.token = None
+    def refused(self, reason: str) -> Exception:
+        return GoogleAdsCredentialsError(
+            f"the token endpoint {self.token_uri} refused the OAuth client GOOGLE_ADS_CLIENT_ID with "
+            f"GOOGLE_ADS_REFRESH_TOKEN: {reason}. A refresh token is revoked when the user removes the "
+            "app's access or changes the password, and expires after 7 days while the OAuth consent screen "
+            "is in 'Testing': create a new one (docs/sources.md#google-ads)"
+        )
 
-    def _mint(self, credentials: Credentials) -> None:
-        for attempt in range(1, self.attempts + 1):
-            try:
-                credentials.refresh(GoogleRequest())
-            except google.auth.exceptions.RefreshError as exc:
-                if exc.retryable and attempt < self.attempts:
-                    self.sleep(min(self.backoff * 2 ** (attempt - 1), 30.0))
-                    continue
-                raise GoogleAdsCredentialsError(
-                    f"the token endpoint {self.token_uri} refused the OAuth client GOOGLE_ADS_CLIENT_ID with "
-                    f"GOOGLE_ADS_REFRESH_TOKEN: {exc.args[0] if exc.args else exc}. A refresh token is revoked "
-                    "when the user removes the app's access or changes the password, and expires after 7 days "
-                    "while the OAuth consent screen is in 'Testing': create a new one (docs/sources.md#google-ads)"
-                ) from None
-            except google.auth.exceptions.TransportError as exc:
-                if attempt == self.attempts:
-                    raise GoogleAdsCredentialsError(
-                        f"the token endpoint {self.token_uri} could not be reached after {attempt} attempt(s) "
-                        f"({type(exc).__name__}); check the network or GOOGLE_ADS_TOKEN_URI"
-                    ) from exc
-                self.sleep(min(self.backoff * 2 ** (attempt - 1), 30.0))
-            else:
-                self.minted += 1
-                log.info("google_ads: minted an access token (expires %s UTC)", credentials.expiry)
-                return
+    def unreachable(self, attempts: int, exc: Exception) -> Exception:
+        return GoogleAdsCredentialsError(
+            f"the token endpoint {self.token_uri} could not be reached after {attempts} attempt(s) "
+            f"({type(exc).__name__}); check the network or GOOGLE_ADS_TOKEN_URI"
+        )
 
 
 def fatal_guard(api_version: str) -> Callable[[requests.Response], Exception | None]:

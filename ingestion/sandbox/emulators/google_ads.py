@@ -212,6 +212,13 @@ class GoogleAdsWorld:
             self._frames[name] = read_table(self.world_dir, name)
         return self._frames[name]
 
+    def by_id(self, name: str, key: str) -> pd.DataFrame:
+        """A world table indexed by its id column, built once (rows look entities up per result row)."""
+        cache = f"{name}#{key}"
+        if cache not in self._frames:
+            self._frames[cache] = self.frame(name).set_index(key)
+        return self._frames[cache]
+
     @property
     def reporting_date(self) -> date:
         return self.as_of or world_end_date(self.world_dir)
@@ -238,7 +245,7 @@ class GoogleAdsWorld:
             ],
         }[resource]
         if not metrics:
-            return [self._entity(row, campaigns, groups) for row in base]
+            return [self._entity(row, campaigns) for row in base]
         daily = self.frame("google_ads_daily")
         day = pd.to_datetime(daily["date"]).dt.date
         last = min(conditions.until or today, today - timedelta(days=1))
@@ -263,7 +270,7 @@ class GoogleAdsWorld:
         out = []
         for rec in grouped.to_dict("records"):
             row = self._entity({"campaign_id": rec.get("campaign_id"), "ad_group_id": rec.get("ad_group_id"),
-                                "ad_id": rec.get("ad_id")}, campaigns, groups)  # fmt: skip
+                                "ad_id": rec.get("ad_id")}, campaigns)  # fmt: skip
             row["metrics"] = {
                 "impressions": int(rec["impressions"]), "clicks": int(rec["clicks"]),
                 "cost_micros": int(rec["cost_micros"]), "conversions": round(float(rec["conversions"]), 6),
@@ -274,7 +281,7 @@ class GoogleAdsWorld:
             out.append(row)
         return out
 
-    def _entity(self, row: dict[str, Any], campaigns: pd.DataFrame, groups: pd.DataFrame) -> dict[str, Any]:
+    def _entity(self, row: dict[str, Any], campaigns: pd.DataFrame) -> dict[str, Any]:
         out: dict[str, Any] = {
             "customer": {
                 "resource_name": f"customers/{CUSTOMER_ID}",
@@ -295,14 +302,14 @@ class GoogleAdsWorld:
             }  # fmt: skip
         gid = row.get("ad_group_id")
         if gid:
-            g = groups.set_index("ad_group_id").loc[gid]
+            g = self.by_id("google_ads_ad_groups", "ad_group_id").loc[gid]
             out["ad_group"] = {
                 "resource_name": f"customers/{CUSTOMER_ID}/adGroups/{gid}", "id": gid, "name": g["name"],
                 "status": "ENABLED", "campaign": f"customers/{CUSTOMER_ID}/campaigns/{cid}", "type": "SEARCH_STANDARD",
             }  # fmt: skip
         aid = row.get("ad_id")
         if aid:
-            ad = self.frame("google_ads_ads").set_index("ad_id").loc[aid]
+            ad = self.by_id("google_ads_ads", "ad_id").loc[aid]
             out["ad_group_ad"] = {
                 "resource_name": f"customers/{CUSTOMER_ID}/adGroupAds/{gid}~{aid}", "status": "ENABLED",
                 "ad": {"id": aid, "name": ad["name"], "type": "RESPONSIVE_SEARCH_AD"},
