@@ -293,3 +293,13 @@ def test_connection_check_reports_each_step(ads):
     sunset = check({**ads.env, "GOOGLE_ADS_API_VERSION": "v21"})
     assert sunset.verdict == "FAILED" and "GOOGLE_ADS_API_VERSION" in sunset.summary()
     assert check({}).verdict == "SKIPPED"
+
+
+def test_a_customer_id_written_with_dashes_and_a_developer_token_still_load(fresh, reference):
+    """Real accounts: the UI shows ids as `555-123-4567`, and older setups still send a developer token
+    (ignored by Google since 2026-09-09); neither may break the load."""
+    cid = fresh.env["GOOGLE_ADS_CUSTOMER_ID"]
+    load(fresh, customer_id=f"{cid[:3]}-{cid[3:6]}-{cid[6:]}", developer_token="legacy-dev-token")
+    assert snapshot() == reference
+    paths = {r.path for r in fresh.faults.requests if r.path.endswith("searchStream")}
+    assert paths == {f"/v26/customers/{cid}/googleAds:searchStream"}
