@@ -39,8 +39,9 @@ ParameterType = Literal["text", "date", "number", "date_range", "category"]
 FIELD_FILTER_TYPES = ("date_range", "category")
 FIELD_PATTERN = r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$"
 
-# Warehouse schemas a card may read: the ones the read-only `reporter` role can see.
-READABLE_SCHEMAS = ("marts", "ml", "insights")
+# Warehouse schemas a card may read: the ones the read-only `reporter` role can see (of `activation`
+# only `sync_runs`, which holds counts: ingestion/activation/store.py).
+READABLE_SCHEMAS = ("marts", "ml", "insights", "activation")
 FORBIDDEN_SCHEMAS = (
     "shopify",
     "meta_ads",
@@ -297,7 +298,7 @@ class Dashboard(_Strict):
         return sorted(seen)
 
     def python_tables(self) -> list[str]:
-        """`ml.*` / `insights.*` tables the cards read (written by Python assets, not dbt)."""
+        """`ml.*` / `insights.*` / `activation.*` tables the cards read (written by Python assets, not dbt)."""
         seen: dict[str, None] = {}
         for card in self.cards:
             for schema, table in card.tables():

@@ -399,6 +399,11 @@ from dashboards.cli import dashboards as dashboards_group  # noqa: E402  (click 
 
 main.add_command(dashboards_group, "dashboards")
 
+# -- segments -------------------------------------------------------------------------------
+from ingestion.activation.cli import segments as segments_group  # noqa: E402
+
+main.add_command(segments_group, "segments")
+
 
 # -- dev ------------------------------------------------------------------------------------
 def _die_with_parent() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.defs import activation as activation_domain
 from orchestration.defs import events as events_domain
 from orchestration.defs import ga4 as ga4_domain
 from orchestration.defs import google_ads as google_ads_domain
@@ -39,6 +40,7 @@ DOMAINS = [
     ga4_domain,
     ml_domain,
     insights_domain,
+    activation_domain,
 ]
 
 

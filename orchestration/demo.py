@@ -279,6 +279,25 @@ def _clear_the_way(instance: DagsterInstance) -> int:
     return 0
 
 
+def print_activation(settings: WarehouseSettings, run_id: str) -> None:
+    """What this run's syncs did: per destination and segment, the audience, members, match rate."""
+    with connect("admin", settings) as conn:
+        rows = conn.execute(
+            "select destination, segment, status, coalesce(audience_id, ''), eligible, adds, removes, "
+            "without_consent, match_rate from activation.sync_runs where run_id = %s order by 1, 2",
+            (run_id,),
+        ).fetchall()
+    if not rows:
+        return
+    print("\nSegments synced (activation.sync_runs; marts.segment_members holds who is in each):")
+    print(f"  {'destination':<22} {'segment':<20} {'status':<10} {'audience':<18} {'members':>8} "
+          f"{'+adds':>6} {'-rem':>5} {'no consent':>10} {'match':>6}")  # fmt: skip
+    for dest, seg, status, audience, eligible, adds, removes, no_consent, match in rows:
+        rate = f"{match:.0%}" if match is not None else "-"
+        print(f"  {dest:<22} {seg:<20} {status:<10} {audience:<18} {eligible or 0:>8} {adds:>6} {removes:>5} "
+              f"{no_consent or 0:>10} {rate:>6}")  # fmt: skip
+
+
 def run_nightly(settings: WarehouseSettings, partition: str | None = None) -> int:
     """nightly_job in-process against the persistent Dagster instance (DAGSTER_HOME), for `partition`
     (default: the day before JOURNEY_AS_OF or today), then what it filled. Returns an exit code."""
@@ -325,6 +344,7 @@ def run_nightly(settings: WarehouseSettings, partition: str | None = None) -> in
     for event in failed:
         _say(f"  failed step: {event.step_key}: {event.event_specific_data.error.message.strip()[:500]}")
 
+    print_activation(settings, result.run_id)
     print("\nWarehouse tables (rows):")
     for schema, table, n in table_counts(settings):
         print(f"  {schema + '.' + table:<48} {n:>12,}")

@@ -67,7 +67,7 @@ def order_fields(nested: int) -> str:
 CUSTOMER_FIELDS = (
     "id defaultEmailAddress { emailAddress marketingState } defaultPhoneNumber { phoneNumber } "
     "firstName lastName state createdAt updatedAt numberOfOrders amountSpent { amount currencyCode } "
-    "defaultAddress { city countryCodeV2 }"
+    "defaultAddress { city countryCodeV2 provinceCode }"
 )
 VERSION_HEADER = "X-Shopify-API-Version"
 

@@ -52,7 +52,7 @@ COLUMNS: dict[str, dict[str, dict[str, Any]]] = {
     "customers": _cols([
         ("id", T), ("email", T), ("phone", T), ("first_name", T), ("last_name", T), ("state", T),
         ("accepts_marketing", BOOL), ("created_at", TS), ("updated_at", TS), ("number_of_orders", INT),
-        ("amount_spent_amount", NUM), ("city", T), ("country_code", T),
+        ("amount_spent_amount", NUM), ("city", T), ("country_code", T), ("province_code", T),
     ]),
     "products": _cols([
         ("id", T), ("title", T), ("handle", T), ("product_type", T), ("vendor", T), ("status", T), ("tags", T),
@@ -209,6 +209,7 @@ def customer_row(c: dict[str, Any]) -> dict[str, Any]:
         "amount_spent_amount": money(c.get("amountSpent")),
         "city": address.get("city"),
         "country_code": address.get("countryCodeV2"),
+        "province_code": address.get("provinceCode"),
     }
 
 

@@ -2,7 +2,9 @@
 
 - `journey_loader` owns the raw schemas (dlt writes there);
 - `journey_transformer` reads raw, owns staging/intermediate/marts (dbt) and ml/insights (Python assets);
-- `reporter` (Metabase) may read marts, ml and insights only: never raw data, never staging (hashed PII).
+- `reporter` (Metabase) may read marts, ml and insights only: never raw data, never staging (hashed PII);
+  of the `activation` schema (segment snapshots and sync state, ingestion/activation/store.py) it
+  reads only `sync_runs`, which holds counts and no customer.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from ingestion.warehouse.settings import ROLE_USERS, WarehouseSettings, connect
 
 RAW_SCHEMAS = ("shopify", "order_history", "meta_ads", "google_ads", "ga4", "events")
 TRANSFORM_SCHEMAS = ("staging", "intermediate", "marts")
-PYTHON_SCHEMAS = ("ml", "insights")
+PYTHON_SCHEMAS = ("ml", "insights", "activation")
 SCHEMAS = RAW_SCHEMAS + TRANSFORM_SCHEMAS + PYTHON_SCHEMAS
 REPORTER_SCHEMAS = ("marts", "ml", "insights")
 ROLES = {k: v for k, v in ROLE_USERS.items() if k != "admin"}
@@ -107,4 +109,25 @@ def init_warehouse(settings: WarehouseSettings | None = None) -> list[str]:
             f"roles: {loader} (raw), {transformer} (dbt, ml, insights), {reporter} (read-only marts/ml/insights)"
         )
     done.append(ensure_pii_key(settings))  # the dbt hash key: ingestion/warehouse/pii.py
+    done.append(_ensure_activation(settings, reporter))
     return done
+
+
+def _ensure_activation(settings: WarehouseSettings, reporter: str) -> str:
+    """The activation tables (dbt reads two of them as sources, so they exist before the first
+    segment run, like the raw contract). Created by their owner, the transformer, once: a steady-state
+    run only looks (every Dagster step runs init_warehouse; concurrent DDL of one table fails)."""
+    from ingestion.activation.store import SCHEMA, TABLES, ensure_activation_tables
+
+    tables = [f"{SCHEMA}.{name}" for name in TABLES]
+    with connect("transformer", settings, autocommit=True) as conn:
+        present = conn.execute(
+            "select count(to_regclass(t)) from unnest(%s::text[]) as t", (tables,)
+        ).fetchone()[0]
+        if present < len(tables):
+            conn.execute("select pg_advisory_lock(hashtext('journey.activation'))")
+            try:
+                ensure_activation_tables(conn, reporter)
+            finally:
+                conn.execute("select pg_advisory_unlock(hashtext('journey.activation'))")
+    return f"activation tables: {', '.join(tables)}"

@@ -6,6 +6,8 @@ fixture with its provenance (fixtures/shopify/README.md: npm `@shopify/dev-mcp`)
   three nested rest-of queries, the check's shop and scopes queries) validates, variables included;
 - none reads a field Shopify deprecated in that version (e.g. `Customer.email`);
 - a planted unknown field and a planted deprecated field are caught (so these tests can fail);
+- the activation's customer-tag documents (`tag_documents()`: `tagsAdd`, `tagsRemove` and the tags
+  read-back) validate and read nothing deprecated; a planted payload field Shopify lacks is caught;
 - the emulator's schema subset agrees with Shopify's, field by field (type, nullability, arguments,
   deprecation), so what passes against the emulator passes against Shopify.
 """
@@ -29,6 +31,7 @@ from graphql import (
     validate,
 )
 
+from ingestion.activation.shopify_tags import TAGS_ADD, tag_documents
 from ingestion.sandbox.emulators.shopify import SUPPORTED_VERSIONS
 from ingestion.sandbox.emulators.shopify_schema import SDL
 from ingestion.shopify.client import query_documents
@@ -36,6 +39,7 @@ from ingestion.shopify.settings import DEFAULT_API_VERSION
 
 FIXTURE = Path(__file__).parent / "fixtures" / "shopify" / f"admin_{DEFAULT_API_VERSION}.json.gz"
 DOCUMENTS = query_documents()
+TAG_DOCUMENTS = tag_documents()
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +82,21 @@ def test_a_planted_deprecated_field_is_caught(shopify):
     errors = validate(shopify, parse(planted), [NoDeprecatedCustomRule])
     assert [e.message for e in errors] == [  # ...but it is on its way out
         "The field Customer.email is deprecated. Use `defaultEmailAddress.emailAddress` instead."
+    ]
+
+
+@pytest.mark.parametrize("name", list(TAG_DOCUMENTS))
+def test_every_tag_document_validates_against_shopifys_schema(shopify, name):
+    document = parse(TAG_DOCUMENTS[name])
+    assert [e.message for e in validate(shopify, document)] == [], TAG_DOCUMENTS[name]
+    assert [e.message for e in validate(shopify, document, [NoDeprecatedCustomRule])] == []
+
+
+def test_a_planted_tag_payload_field_fails(shopify):
+    planted = TAGS_ADD.replace("userErrors { field message }", "userErrors { field message code }")
+    assert planted != TAGS_ADD
+    assert [e.message for e in validate(shopify, parse(planted))] == [
+        "Cannot query field 'code' on type 'UserError'."
     ]
 
 

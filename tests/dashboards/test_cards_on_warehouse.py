@@ -39,6 +39,9 @@ def filter_values(dashboard_warehouse) -> dict[str, object]:
             "select campaign_name from marts.fct_channel_performance_daily where campaign_name is not null "
             "group by 1 order by sum(spend) desc limit 1"
         ).fetchone()
+        (segment,) = conn.execute(
+            "select segment from marts.fct_segment_sizes_daily order by members desc, segment limit 1"
+        ).fetchone()
     return {
         "date_from": first + (last - first) / 3,
         "date_to": last,
@@ -49,6 +52,7 @@ def filter_values(dashboard_warehouse) -> dict[str, object]:
         "period": f"{first + (last - first) / 3}~{last}",
         "category": "total",
         "topic": "funnel",
+        "segment": segment,
     }
 
 

@@ -13,7 +13,7 @@ from dashboards.exposures import EXPOSURES_PATH, render_exposures
 from dashboards.model import Dashboard, dump_dashboard, load_dashboards, required_columns
 from ingestion.warehouse.paths import PROJECT_ROOT
 
-EXPECTED = {"acquisition", "funnel", "cohorts", "customers", "demand", "insights", "sales"}
+EXPECTED = {"acquisition", "funnel", "cohorts", "customers", "demand", "insights", "sales", "activation"}
 FILTERS = {"date_from", "date_to", "channel", "device_type", "attribution_model"}
 
 

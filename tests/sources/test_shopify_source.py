@@ -70,7 +70,7 @@ CONTRACT = {
     "refund_line_items": {"id", "refund_id", "order_id", "line_item_id", "quantity", "subtotal_amount"},
     "customers": {
         "id", "email", "phone", "first_name", "last_name", "state", "accepts_marketing", "created_at",
-        "updated_at", "number_of_orders", "amount_spent_amount", "city", "country_code",
+        "updated_at", "number_of_orders", "amount_spent_amount", "city", "country_code", "province_code",
     },
     "products": {"id", "title", "handle", "product_type", "vendor", "status", "tags", "created_at", "updated_at"},
     "product_variants": {"id", "product_id", "sku", "title", "price", "unit_cost_amount"},

@@ -33,9 +33,11 @@ def running_emulator(
 
 @contextmanager
 def running_emulators(world_dir: Path, ports: dict[str, int] | None = None) -> Iterator[dict[str, str]]:
-    """Start every emulator on 127.0.0.1 and yield the merged env that points connectors at them."""
+    """Start every emulator on 127.0.0.1 and yield the merged env that points connectors at them. The
+    sandbox's ad account and shop may be written to: segment syncs run live against them
+    (`ACTIVATION_DESTINATIONS`), not as the dry runs a real shop gets until it opts in."""
     ports = ports or {}
-    env: dict[str, str] = {}
+    env: dict[str, str] = {"ACTIVATION_DESTINATIONS": "meta_custom_audiences,shopify_tags"}
     with ExitStack() as stack:
         for name in EMULATORS:
             _, emulator_env, _ = stack.enter_context(

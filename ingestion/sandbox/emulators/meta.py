@@ -13,8 +13,16 @@ Served paths (`<v>` = a Graph API version, see "Versions"):
     GET  /<v>/<report_run_id>                    -> async_status, async_percent_completion (+ error_code,
                                                  error_message when the run failed)
     GET  /<v>/<report_run_id>/insights           the finished report, paged
+    POST /<v>/act_<id>/customaudiences           create a customer list Custom Audience -> {"id"}
+    GET  /<v>/act_<id>/customaudiences           ?fields=id,name,...&limit=&after=
+    GET  /<v>/<audience_id>                      ?fields=approximate_count_lower_bound,
+                                                 approximate_count_upper_bound,operation_status,...
+    POST|DELETE /<v>/<audience_id>/users         add/remove hashed people: payload={schema, data},
+                                                 session={session_id, batch_seq, last_batch_flag, ...}
+    (the Custom Audience paths, their rules and knobs are described in `meta_audiences`)
 Auth: `access_token` query parameter or `Authorization: Bearer|OAuth <token>`; anything else is Meta's
-error 190. Marketing API calls also need `ads_read` (or `ads_management`) granted, else error 200.
+error 190. Marketing API calls also need `ads_read` (or `ads_management`) granted, else error 200;
+writing Custom Audiences needs `ads_management`.
 
 What Meta enforces and so does this emulator:
 - Versions: the Marketing API serves v24.0..v26.0 (every version before v24.0 was deprecated on
@@ -32,7 +40,10 @@ Sandbox control (not part of Meta's API, used by tests and the demo):
                                   "fail_jobs_longer_than_days": N|null,
                                   "fail_jobs_wider_than_campaigns": N|null,
                                   "stall_jobs_longer_than_days": N|null,
-                                  "permissions": ["ads_read", ...]}
+                                  "permissions": ["ads_read", ...],
+                                  "throttle_audience_next": N, "fail_user_batches_after": N|null,
+                                  "reset_audiences": true}
+    GET      /_emulator/audiences  each Custom Audience's members, upload log and sessions
 """
 
 from __future__ import annotations
@@ -77,7 +88,8 @@ DEPRECATED_VERSION = (
     f"Please update to the latest version: v{LATEST_VERSION}.0."
 )
 NO_ADS_PERMISSION = "(#200) Ad account owner has NOT grant ads_management or ads_read permission"
-DEFAULT_PERMISSIONS = ("ads_read", "business_management", "read_insights")
+# ads_management: the sandbox token also writes Custom Audiences (activation)
+DEFAULT_PERMISSIONS = ("ads_read", "ads_management", "business_management", "read_insights")
 ACCOUNT_FIELDS = {"id", "account_id", "name", "account_status", "currency", "timezone_name"}
 USER_FIELDS = {"id", "name"}
 REPORT_RUN_FIELDS = {
@@ -262,6 +274,10 @@ class MetaEmulator:
         self.world = world
         self.faults = faults
         self.control = MetaControl()
+        # imported here: the Custom Audience endpoints build on this module's helpers
+        from ingestion.sandbox.emulators.meta_audiences import AudienceEndpoints
+
+        self.audiences = AudienceEndpoints(self)
 
     # -- helpers ---------------------------------------------------------------------------------
     async def _params(self, request: Request) -> dict[str, str]:
@@ -625,6 +641,7 @@ class MetaEmulator:
                         setattr(c, key, None if body[key] is None else int(body[key]))
                 if "permissions" in body:
                     c.permissions = tuple(body["permissions"] or DEFAULT_PERMISSIONS)
+            self.audiences.configure(body)
         return JSONResponse(
             {
                 "as_of": self.world.reporting_date.isoformat(),
@@ -637,6 +654,7 @@ class MetaEmulator:
                 "stall_jobs_longer_than_days": c.stall_jobs_longer_than_days,
                 "permissions": list(c.permissions),
                 "jobs": len(c.jobs),
+                **self.audiences.control_state(),
             }
         )
 
@@ -647,8 +665,13 @@ def create_app(world_dir: Path, faults: FaultInjector) -> Starlette:
     app = Starlette(
         routes=[
             Route("/_emulator/control", emulator.control_route, methods=["GET", "POST"]),
+            Route("/_emulator/audiences", emulator.audiences.records, methods=["GET"]),
+            Route(
+                "/{version}/{node}/customaudiences", emulator.audiences.account_edge, methods=["GET", "POST"]
+            ),
+            Route("/{version}/{node}/users", emulator.audiences.users, methods=["POST", "DELETE"]),
             Route("/{version}/{node}/{edge}", emulator.edge, methods=["GET", "POST"]),
-            Route("/{version}/{node}", emulator.node, methods=["GET"]),
+            Route("/{version}/{node}", emulator.audiences.node, methods=["GET"]),
         ]
     )
     app.state.emulator = emulator

@@ -22,7 +22,18 @@ Faithful where connectors depend on it:
 - calculated query cost and a leaky bucket: every response carries `extensions.cost` with
   `requestedQueryCost`, `actualQueryCost` and `throttleStatus {maximumAvailable, currentlyAvailable,
   restoreRate}`; a query costing more than is available gets `THROTTLED` (HTTP 200), a query over 1000
-  points `MAX_COST_EXCEEDED`.
+  points `MAX_COST_EXCEEDED`; a mutation costs 10 points from the same bucket;
+- customer tags (the activation destination): `tagsAdd(id:, tags:)` / `tagsRemove(id:, tags:)` with
+  Shopify's payloads (`node`, `userErrors {field message}`), on a Customer gid only, needing
+  `write_customers` (`ACCESS_DENIED` otherwise). Tags are trimmed, comma-separated values split, unique
+  case-insensitively and listed sorted; adding a tag the customer has or removing one it has not is a
+  no-op. userErrors: an unknown customer (`["id"]`, "Customer not found"), no tag (`["tags"]`, "At least
+  one tag is required"), a tag over 255 characters (`["tags"]`, "Customer tags is invalid", as Shopify
+  words it for product tags) and more than 250 tags on the customer (`["tags"]`, "Customer can't have
+  more than 250 tags": our wording). More than 250 tags in one call is Shopify's top-level
+  `MAX_INPUT_SIZE_EXCEEDED`; an id that is no global id Shopify's `INVALID_VARIABLE` ("Invalid global id
+  '…'"). The tag state is live, in memory and thread-safe: every view shows it, and a write that changes
+  tags bumps the customer's `updatedAt` to the shop's current moment (`as_of`).
 
 The bucket defaults to a sandbox plan (20 000 points, restoring 10 000/s) so demo loads are bound by
 the network, not by waiting; tests switch to Shopify's Standard plan (2 000 / 100 per second) or force
@@ -33,8 +44,13 @@ Sandbox control (not Shopify's API): GET|POST /_emulator/control
      "throttle_next": N, "refill": true,
      "token_ttl": seconds (of tokens minted from now on), "expire_tokens": true (every minted token
      expires now), "expire_after_requests": N (minted tokens expire after N more authenticated
-     requests: a token running out mid-load), "scopes": [handles], "legacy_token": str|null}
-GET answers the state, including `tokens_minted` and `tokens_valid`.
+     requests: a token running out mid-load), "scopes": [handles], "legacy_token": str|null,
+     "reset_tags": true (forget every tag written)}
+GET answers the state, including `tokens_minted`, `tokens_valid`, `tag_writes` (tag mutations that
+changed a customer's tags) and `tag_mutations` (tag mutations executed, no-ops and userErrors included).
+GET /_emulator/tags answers {"tags": {customer gid: [tags]} (every customer written to),
+"mutations": {customer gid: tag mutations executed}, "writes": N}: a request refused before execution
+(THROTTLED, a fault, a 401) is not counted, so a test can prove that retries wrote once.
 """
 
 from __future__ import annotations
@@ -71,7 +87,7 @@ ACCESS_TOKEN = "shpat_sandbox_0123456789abcdef"  # a legacy custom app's permane
 CLIENT_ID = "journey-sandbox-client-id"  # the Dev Dashboard app's credentials (client-credentials grant)
 CLIENT_SECRET = "shpss_sandbox_fedcba9876543210"
 TOKEN_TTL = 86_399.0  # what Shopify answers as `expires_in` for client-credentials tokens
-SCOPES = ("read_all_orders", "read_customers", "read_orders", "read_products")
+SCOPES = ("read_all_orders", "read_customers", "read_orders", "read_products", "write_customers")
 ALL_ORDERS_DAYS = 60
 SHOP_DOMAIN = "journey-sandbox.myshopify.com"
 VERSION_RE = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
@@ -153,7 +169,7 @@ class ShopifyEmulator:
         self.world = world
         self.faults = faults
         self.control = ShopifyControl()
-        self.schema = build_shopify_schema(lambda: self.world.view(self.control.as_of))
+        self.schema = build_shopify_schema(lambda: self.world.view(self.control.as_of), self.world.tags)
 
     def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:
         with self.control.lock:
@@ -226,6 +242,9 @@ class ShopifyEmulator:
         payload: dict[str, Any] = {"data": result.data}
         if result.errors:
             payload["errors"] = [self._execution_error(e) for e in result.errors]
+            if any(e.get("extensions", {}).get("code") == "INVALID_VARIABLE" for e in payload["errors"]):
+                # Shopify refuses a variable it cannot coerce before executing anything: no data, no path
+                payload = {"errors": [{k: v for k, v in e.items() if k != "path"} for e in payload["errors"]]}
         actual = min(requested, actual_cost(self.schema, document, result.data, operation))
         with c.lock:
             c.available = min(c.maximum_available, c.available + max(0, requested - actual))
@@ -353,6 +372,9 @@ class ShopifyEmulator:
                     c.scopes = tuple(str(s) for s in body["scopes"])
                 if "legacy_token" in body:
                     c.legacy_token = body["legacy_token"] or None
+            if body.get("reset_tags"):
+                self.world.tags.reset()
+                self.world.forget_view()
         with c.lock:
             c.refill()
             now = time.time()
@@ -366,7 +388,12 @@ class ShopifyEmulator:
                 "expire_after_requests": c.expire_after,
                 "scopes": list(c.scopes),
                 "supported_versions": list(SUPPORTED_VERSIONS),
+                **self.world.tags.totals(),
             })  # fmt: skip
+
+    async def tags_route(self, _request: Request) -> JSONResponse:
+        """`GET /_emulator/tags`: the customer tags written so far and the tag mutations per customer."""
+        return JSONResponse(self.world.tags.state())
 
 
 def create_app(world_dir: Path, faults: FaultInjector) -> Starlette:
@@ -375,6 +402,7 @@ def create_app(world_dir: Path, faults: FaultInjector) -> Starlette:
     app = Starlette(
         routes=[
             Route("/_emulator/control", emulator.control_route, methods=["GET", "POST"]),
+            Route("/_emulator/tags", emulator.tags_route, methods=["GET"]),
             Route("/admin/oauth/access_token", emulator.access_token, methods=["POST"]),
             Route("/admin/api/{version}/graphql.json", emulator.graphql, methods=["POST"]),
         ]

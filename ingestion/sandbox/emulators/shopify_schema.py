@@ -7,8 +7,16 @@ wire), `numberOfOrders` is `UnsignedInt64` (a string too). Connections take `fir
 `before`, `reverse`, `sortKey` and a search `query` (only `updated_at`/`created_at` comparisons are
 applied; other terms are ignored with a search warning, as Shopify does).
 
+Mutations: `tagsAdd` / `tagsRemove` on a Customer gid (Shopify's signatures and payloads), needing
+`write_customers`; the tag rules live in `shopify_world.CustomerTags`. An id that is not a global id is
+refused as Shopify refuses it (a variable: `INVALID_VARIABLE` "Variable $id of type ID! was provided
+invalid value" with the problem "Invalid global id '<id>'"; a literal: "Invalid global id '<id>'",
+`argumentLiteralsIncompatible`); a gid of a type that cannot be tagged gets Shopify's top-level
+`invalid id` (`RESOURCE_NOT_FOUND`); orders, products and the other taggable types are not served.
+
 Cost (https://shopify.dev/docs/api/usage/rate-limits#graphql-admin-api-rate-limits): scalars and enums
-0, objects 1, connections 2 + first x (cost of one node); a query over 1000 points is refused.
+0, objects 1, connections 2 + first x (cost of one node); a mutation 10 per root field; a query over
+1000 points is refused.
 """
 
 from __future__ import annotations
@@ -25,19 +33,27 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLObjectType,
+    GraphQLResolveInfo,
     InlineFragmentNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
+    VariableNode,
     build_schema,
     get_named_type,
     is_leaf_type,
     value_from_ast_untyped,
 )
 
-from ingestion.sandbox.emulators.shopify_world import iso
+from ingestion.sandbox.emulators.shopify_world import MAX_TAGS, CustomerTags, iso
 
 MAX_PAGE = 250
 SINGLE_QUERY_LIMIT = 1000
+MUTATION_COST = 10  # Shopify's requested cost of a mutation
+GID = re.compile(r"^gid://shopify/(?P<type>[A-Za-z]+)/(?P<id>[^/\s]+)$")
+# what tagsAdd / tagsRemove accept at Shopify (`id` argument's description); only customers are served
+TAGGABLE = ("Order", "DraftOrder", "Customer", "Product", "Article", "DiscountNode")
+WRITE_SCOPES = {"Customer": "write_customers"}
 
 SDL = """
 scalar DateTime
@@ -88,7 +104,7 @@ type CustomerEmailMarketingConsentState {
   marketingOptInLevel: CustomerMarketingOptInLevel
   marketingState: CustomerEmailMarketingState!
 }
-type MailingAddress { city: String countryCodeV2: CountryCode }
+type MailingAddress { city: String countryCodeV2: CountryCode provinceCode: String }
 enum CustomerEmailAddressMarketingState { INVALID NOT_SUBSCRIBED PENDING SUBSCRIBED UNSUBSCRIBED }
 type CustomerEmailAddress {
   emailAddress: String!
@@ -225,6 +241,16 @@ type RefundLineItemConnection { edges: [RefundLineItemEdge!]! nodes: [RefundLine
 
 type Shop { name: String! currencyCode: CurrencyCode! ianaTimezone: String! }
 
+interface DisplayableError { field: [String!] message: String! }
+type UserError implements DisplayableError { field: [String!] message: String! }
+type TagsAddPayload { node: Node userErrors: [UserError!]! }
+type TagsRemovePayload { node: Node userErrors: [UserError!]! }
+
+type Mutation {
+  tagsAdd(id: ID!, tags: [String!]!): TagsAddPayload
+  tagsRemove(id: ID!, tags: [String!]!): TagsRemovePayload
+}
+
 type Query {
   orders(first: Int, after: String, last: Int, before: String, query: String, reverse: Boolean = false, sortKey: OrderSortKeys = PROCESSED_AT, savedSearchId: ID): OrderConnection!
   customers(first: Int, after: String, last: Int, before: String, query: String, reverse: Boolean = false, sortKey: CustomerSortKeys = ID): CustomerConnection!
@@ -253,6 +279,7 @@ SCOPE_DESCRIPTIONS = {
     "read_all_orders": "Read all orders",
     "read_customers": "Read customers",
     "read_products": "Read products, variants, and collections",
+    "write_customers": "Modify customers",
 }
 FIELD_SCOPES = {"orders": "read_orders", "order": "read_orders", "refund": "read_orders",
                 "customers": "read_customers", "customer": "read_customers",
@@ -271,6 +298,36 @@ def require_scope(info) -> None:
             documentation="https://shopify.dev/api/usage/access-scopes",
             requiredAccess=f"`{needed}` access scope.",
         )
+
+
+def require_write_scope(info: GraphQLResolveInfo, type_name: str) -> None:
+    """ACCESS_DENIED, worded as for reads, when a mutation writes a resource the app may not write."""
+    needed = WRITE_SCOPES[type_name]
+    if needed not in set(info.context.get("scopes") or ()):
+        raise UserError(
+            f"Access denied for {info.field_name} field. Required access: `{needed}` access scope.",
+            "ACCESS_DENIED",
+            documentation="https://shopify.dev/api/usage/access-scopes",
+            requiredAccess=f"`{needed}` access scope.",
+        )
+
+
+def parse_gid(info: GraphQLResolveInfo, value: str) -> tuple[str, str]:
+    """(type, id) of a global id; otherwise Shopify's coercion error, which depends on whether the id
+    came in a variable or as a literal."""
+    match = GID.match(value)
+    if match:
+        return match["type"], match["id"]
+    problem = f"Invalid global id '{value}'"
+    arg = next((a for a in info.field_nodes[0].arguments if a.name.value == "id"), None)
+    if arg is not None and isinstance(arg.value, VariableNode):
+        raise UserError(
+            f"Variable ${arg.value.name.value} of type ID! was provided invalid value",
+            "INVALID_VARIABLE",
+            value=value,
+            problems=[{"path": [], "explanation": problem, "message": problem}],
+        )
+    raise UserError(problem, "argumentLiteralsIncompatible", typeName="CoercionError")
 
 
 class UserError(Exception):
@@ -432,8 +489,9 @@ def nested_connection(items: list[dict[str, Any]], args: dict[str, Any]) -> dict
     }
 
 
-def build_shopify_schema(view_provider) -> Any:
-    """The executable schema; `view_provider()` returns the current `ShopView`."""
+def build_shopify_schema(view_provider, customer_tags: CustomerTags | None = None) -> Any:
+    """The executable schema; `view_provider()` returns the current `ShopView`, `customer_tags` holds
+    what `tagsAdd` / `tagsRemove` write."""
     schema = build_schema(SDL)
 
     # filtered + sorted listings with their sort keys, per (view, query, sort): a connector paging
@@ -456,7 +514,7 @@ def build_shopify_schema(view_provider) -> Any:
                 raise UserError(f"sortKey {sort} is not served by the sandbox emulator", "BAD_REQUEST")
             if args.get("reverse"):
                 raise UserError("reverse is not served by the sandbox emulator", "BAD_REQUEST")
-            cache_key = (name, id(view), view.as_of, tuple(conditions), sort_field, since)
+            cache_key = (name, id(view), view.as_of, view.revision, tuple(conditions), sort_field, since)
             if cache_key not in listings:
                 if since:  # without read_all_orders: the last 60 days only
                     items = [n for n in items if n["createdAt"] >= since]
@@ -510,6 +568,33 @@ def build_shopify_schema(view_provider) -> Any:
     )
     schema.type_map["Refund"].fields["refundLineItems"].resolve = nested("_refundLineItems")
     schema.type_map["Product"].fields["variants"].resolve = nested("_variants")
+    # Node has no __typename in the world's dicts: a node's type is the one its gid names
+    schema.type_map["Node"].resolve_type = lambda node, _info, _type: GID.match(node["id"])["type"]
+
+    def tag_mutation(add: bool):
+        def resolve(_root, info, id: str, tags: list[str]):  # noqa: A002 - GraphQL argument name
+            type_name, _ = parse_gid(info, id)
+            if type_name not in TAGGABLE:
+                raise UserError("invalid id", "RESOURCE_NOT_FOUND")
+            if type_name not in WRITE_SCOPES:
+                raise UserError(f"{info.field_name} on a {type_name} is not served by the sandbox emulator",
+                                "BAD_REQUEST")  # fmt: skip
+            require_write_scope(info, type_name)
+            if len(tags) > MAX_TAGS:
+                raise UserError(
+                    f"The input array size of {len(tags)} is greater than the maximum allowed of {MAX_TAGS}.",
+                    "MAX_INPUT_SIZE_EXCEEDED",
+                )
+            if customer_tags is None:
+                raise UserError("this emulator serves no tag writes", "BAD_REQUEST")
+            change = customer_tags.change(view_provider(), id, tags, add)
+            return {"node": change.node, "userErrors": list(change.user_errors)}
+
+        return resolve
+
+    mutation = schema.mutation_type
+    mutation.fields["tagsAdd"].resolve = tag_mutation(add=True)
+    mutation.fields["tagsRemove"].resolve = tag_mutation(add=False)
     return schema
 
 
@@ -526,6 +611,17 @@ def _fields(
         elif isinstance(sel, FragmentSpreadNode) and sel.name.value in fragments:
             out.extend(_fields(fragments[sel.name.value].selection_set, fragments))
     return out
+
+
+def _operation(document, operation_name: str | None) -> OperationDefinitionNode:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    return next((o for o in operations if o.name and o.name.value == operation_name), operations[0])
+
+
+def mutation_cost(op: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]) -> int:
+    """Shopify charges a mutation 10 points, whatever its payload selects."""
+    roots = [f for f in _fields(op.selection_set, fragments) if not f.name.value.startswith("__")]
+    return MUTATION_COST * len(roots)
 
 
 def _arg(field: FieldNode, name: str, variables: dict[str, Any]) -> Any:
@@ -545,8 +641,9 @@ def query_cost(
     """Requested cost of the operation; with `page_sizes` (top-level field -> nodes returned) the
     actual cost, where top-level connections count the nodes they returned instead of `first`."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    op = next((o for o in operations if o.name and o.name.value == operation_name), operations[0])
+    op = _operation(document, operation_name)
+    if op.operation == OperationType.MUTATION:
+        return mutation_cost(op, fragments)
 
     def cost(selection_set, parent: GraphQLObjectType, top: bool) -> int:
         total = 0
@@ -583,8 +680,9 @@ def actual_cost(schema, document, data: dict[str, Any] | None, operation_name: s
     """Cost of what was returned: connections count the nodes they returned (Shopify refunds the
     difference between requested and actual cost to the bucket)."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    op = next((o for o in operations if o.name and o.name.value == operation_name), operations[0])
+    op = _operation(document, operation_name)
+    if op.operation == OperationType.MUTATION:
+        return mutation_cost(op, fragments)  # nothing is refunded for a mutation
 
     def cost(selection_set, parent: GraphQLObjectType, value: Any) -> int:
         if not isinstance(value, dict):

@@ -6,13 +6,20 @@ cancellation is visible from its own timestamp on, and bumps the order's `update
 what an incremental connector sees). Objects are GraphQL-shaped dicts (camelCase keys, gids, money as
 `MoneyBag`s with string amounts), so graphql-core's default resolvers read them directly; the keys
 starting with `_` hold nested lists that the schema's connection resolvers page over.
+
+Customer tags are the one thing the API can write (`tagsAdd` / `tagsRemove`): `CustomerTags` holds
+them as live state, the writes received since the emulator started, laid over every view (whatever its
+`as_of`). A write bumps the customer's `updatedAt` to the shop's current moment (the view's `as_of`),
+so an incremental customers load sees the tagged customers again, as on Shopify.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from dataclasses import dataclass
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +31,8 @@ CURRENCY = "USD"
 JOURNEY_ATTRIBUTE = "_journey_anonymous_id"
 INVENTORY_ITEM_ID_OFFSET = 4_000_000_000_000  # inventory item ids are their own sequence in Shopify
 UNTAGGED_MEDIUMS = frozenset({"(none)", "organic", "referral"})  # visits without utm_* in their URL
+MAX_TAG_LENGTH = 255  # characters of one tag, after trimming
+MAX_TAGS = 250  # tags on one resource
 
 
 def gid(kind: str, value: int | None) -> str | None:
@@ -93,14 +102,133 @@ def _visit(order: dict[str, Any], visit: str, n: int) -> dict[str, Any] | None:
     }
 
 
+def _updated_key(node: dict[str, Any]) -> tuple[str, int]:
+    return node["updatedAt"], int(node["id"].rsplit("/", 1)[1])
+
+
 @dataclass
 class ShopView:
-    """Everything visible at `as_of`, each list sorted by (updatedAt, id) for cursor paging."""
+    """Everything visible at `as_of`, each list sorted by (updatedAt, id) for cursor paging.
+    `revision` grows with every tag write, so cached listings of an older revision are not reused."""
 
     as_of: datetime
     orders: list[dict[str, Any]]
     customers: list[dict[str, Any]]
     products: list[dict[str, Any]]
+    revision: int = 0
+    _customer_index: dict[str, dict[str, Any]] | None = field(default=None, repr=False)
+
+    def customer(self, customer_gid: str) -> dict[str, Any] | None:
+        if self._customer_index is None:
+            self._customer_index = {c["id"]: c for c in self.customers}
+        return self._customer_index.get(customer_gid)
+
+
+def split_tags(values: Iterable[str]) -> list[str]:
+    """Tags as Shopify stores them: a value may hold several comma-separated tags, each trimmed;
+    empty ones are dropped and duplicates (case-insensitively) kept once, first spelling wins."""
+    out: dict[str, str] = {}
+    for value in values:
+        for tag in value.split(","):
+            tag = tag.strip()
+            if tag and tag.casefold() not in out:
+                out[tag.casefold()] = tag
+    return list(out.values())
+
+
+def _sorted_tags(tags: Iterable[str]) -> list[str]:
+    return sorted(tags, key=lambda t: (t.casefold(), t))
+
+
+@dataclass(frozen=True)
+class TagChange:
+    """What one `tagsAdd` / `tagsRemove` did: the customer node (None when not found) and the
+    mutation's `userErrors` (`{"field": [...], "message": ...}`)."""
+
+    node: dict[str, Any] | None
+    user_errors: tuple[dict[str, Any], ...] = ()
+
+
+class CustomerTags:
+    """Customer tags written through the API: live state, thread-safe, laid over every view.
+
+    Also counts what tests assert on: `calls` (tag mutations executed, per customer gid: a retried
+    request that never reached the resolver is not counted) and `writes` (mutations that changed tags).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tags: dict[str, list[str]] = {}
+        self._updated: dict[str, str] = {}
+        self.calls: Counter[str] = Counter()
+        self.writes = 0
+
+    def overlay(self, node: dict[str, Any]) -> dict[str, Any]:
+        """Apply the written tags (and the later `updatedAt`) to a freshly built customer node."""
+        with self._lock:
+            if node["id"] in self._tags:
+                node["tags"] = list(self._tags[node["id"]])
+                node["updatedAt"] = max(node["updatedAt"], self._updated[node["id"]])
+        return node
+
+    def change(self, view: ShopView, customer_gid: str, values: list[str], add: bool) -> TagChange:
+        """Add or remove tags of one customer in `view`. Adding a tag the customer has (in any case) and
+        removing one it has not are no-ops; a write that changes nothing leaves `updatedAt` alone."""
+        with self._lock:
+            self.calls[customer_gid] += 1
+            node = view.customer(customer_gid)
+            if node is None:
+                return TagChange(None, (_user_error("id", "Customer not found"),))
+            tags = split_tags(values)
+            if not tags:
+                return TagChange(None, (_user_error("tags", "At least one tag is required"),))
+            if any(len(t) > MAX_TAG_LENGTH for t in tags):
+                # worded as Shopify words the same check on product tags ("Product tags is invalid")
+                return TagChange(node, (_user_error("tags", "Customer tags is invalid"),))
+            current = list(node["tags"])
+            have = {t.casefold() for t in current}
+            if add:
+                after = current + [t for t in tags if t.casefold() not in have]
+            else:
+                drop = {t.casefold() for t in tags}
+                after = [t for t in current if t.casefold() not in drop]
+            if len(after) > MAX_TAGS:
+                return TagChange(
+                    node, (_user_error("tags", f"Customer can't have more than {MAX_TAGS} tags"),)
+                )
+            if len(after) == len(current):
+                return TagChange(node)
+            updated = max(node["updatedAt"], iso(view.as_of))
+            self._tags[customer_gid], self._updated[customer_gid] = _sorted_tags(after), updated
+            self.writes += 1
+            node["tags"], node["updatedAt"] = list(self._tags[customer_gid]), updated
+            view.customers = sorted(view.customers, key=_updated_key)  # a new list: pagers keep theirs
+            view.revision += 1
+            return TagChange(node)
+
+    def state(self) -> dict[str, Any]:
+        """What `GET /_emulator/tags` answers."""
+        with self._lock:
+            return {
+                "tags": {gid: list(tags) for gid, tags in sorted(self._tags.items())},
+                "mutations": dict(sorted(self.calls.items())),
+                "writes": self.writes,
+            }
+
+    def totals(self) -> dict[str, int]:
+        with self._lock:
+            return {"tag_writes": self.writes, "tag_mutations": sum(self.calls.values())}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._tags.clear()
+            self._updated.clear()
+            self.calls.clear()
+            self.writes = 0
+
+
+def _user_error(field_name: str, message: str) -> dict[str, Any]:
+    return {"field": [field_name], "message": message}
 
 
 class ShopifyWorld:
@@ -127,6 +255,11 @@ class ShopifyWorld:
         for rl in _rows(self.world_dir, "refund_line_items"):
             self._refund_lines[rl["refund_id"]].append(rl)
         self._view: ShopView | None = None
+        self.tags = CustomerTags()
+
+    def forget_view(self) -> None:
+        """Rebuild the view on next use (after the tag state was reset)."""
+        self._view = None
 
     def view(self, as_of: datetime | None = None) -> ShopView:
         as_of = as_of or self.end
@@ -158,14 +291,11 @@ class ShopifyWorld:
         for order in orders:
             order["customer"] = customers.get(order["_customerId"])
 
-        def key(node: dict[str, Any]) -> tuple[str, int]:
-            return node["updatedAt"], int(node["id"].rsplit("/", 1)[1])
-
         return ShopView(
             as_of=as_of,
-            orders=sorted(orders, key=key),
-            customers=sorted(customers.values(), key=key),
-            products=sorted(products.values(), key=key),
+            orders=sorted(orders, key=_updated_key),
+            customers=sorted((self.tags.overlay(c) for c in customers.values()), key=_updated_key),
+            products=sorted(products.values(), key=_updated_key),
         )
 
     def _product(self, p: dict[str, Any], as_of: datetime) -> dict[str, Any]:
@@ -236,6 +366,7 @@ class ShopifyWorld:
             "defaultAddress": {
                 "city": c["city"],
                 "countryCodeV2": c["country_code"],
+                "provinceCode": c.get("province_code"),
             },
             "tags": [],
         }

@@ -40,11 +40,12 @@ LAST_NAMES = [
     "Thompson", "White", "Harris", "Clark", "Lewis", "Walker", "Young", "Allen", "King", "Wright", "Patel",
     "Nguyen", "Kim", "Okafor", "Schmidt", "Rossi",
 ]  # fmt: skip
-CITIES = [
-    ("US", "New York"), ("US", "Los Angeles"), ("US", "Chicago"), ("US", "Houston"), ("US", "Phoenix"),
-    ("US", "Seattle"), ("US", "Denver"), ("US", "Austin"), ("US", "Portland"), ("US", "Atlanta"),
-    ("US", "Boston"), ("US", "Miami"), ("US", "Minneapolis"), ("US", "San Diego"), ("CA", "Toronto"),
-    ("CA", "Vancouver"), ("GB", "London"), ("GB", "Manchester"), ("AU", "Sydney"), ("AU", "Melbourne"),
+CITIES = [  # (country, city, ISO 3166-2 subdivision code without the country prefix)
+    ("US", "New York", "NY"), ("US", "Los Angeles", "CA"), ("US", "Chicago", "IL"), ("US", "Houston", "TX"),
+    ("US", "Phoenix", "AZ"), ("US", "Seattle", "WA"), ("US", "Denver", "CO"), ("US", "Austin", "TX"),
+    ("US", "Portland", "OR"), ("US", "Atlanta", "GA"), ("US", "Boston", "MA"), ("US", "Miami", "FL"),
+    ("US", "Minneapolis", "MN"), ("US", "San Diego", "CA"), ("CA", "Toronto", "ON"), ("CA", "Vancouver", "BC"),
+    ("GB", "London", "ENG"), ("GB", "Manchester", "ENG"), ("AU", "Sydney", "NSW"), ("AU", "Melbourne", "VIC"),
 ]  # fmt: skip
 CITY_WEIGHTS = np.array([9, 8, 6, 5, 4, 5, 4, 5, 4, 4, 4, 4, 3, 3, 4, 3, 4, 2, 2, 2], dtype=float)
 
@@ -203,4 +204,5 @@ def person_strings(seed: int, key: np.ndarray) -> dict[str, list]:
     return {
         "first_name": first, "last_name": last, "email": email, "phone": phone,
         "city": [CITIES[i][1] for i in ci.tolist()], "country_code": [CITIES[i][0] for i in ci.tolist()],
+        "province_code": [CITIES[i][2] for i in ci.tolist()],
     }  # fmt: skip

@@ -256,6 +256,7 @@ def generate_world(
         "last_name": pa.array(strings["last_name"], pa.string()),
         "city": pa.array(strings["city"], pa.string()),
         "country_code": pa.array(strings["country_code"], pa.string()),
+        "province_code": pa.array(strings["province_code"], pa.string()),
         "accepts_marketing": pa.array(people.accepts_marketing[cust_person], pa.bool_()),
         "created_at": tables.ts(cust_created[cust_person]),
         "updated_at": tables.ts(np.maximum(last_order[cust_person], cust_created[cust_person])),

@@ -18,16 +18,22 @@ INGEST_GROUPS = ("shopify", "order_history", "meta_ads", "google_ads", "ga4", "e
 TRANSFORM_GROUPS = ("seeds", "staging", "intermediate", "marts")
 ML_GROUPS = ("ml",)
 INSIGHTS_GROUPS = ("insights",)
+ACTIVATION_GROUPS = ("activation",)
 
 
 def dbt_source_checks() -> dg.AssetSelection:
     """The dbt source tests: asset checks on the raw assets, executed by the `dbt build` step (which
     always runs the source tests upstream of what it builds). They belong to transform_job, not to
     ingest_job, which would otherwise start a dbt step just to run them."""
-    from orchestration.defs.transform.assets import journey_dbt_assets  # dbt assets import this package
+    from orchestration.defs.transform.assets import (  # dbt assets import this package
+        journey_dbt_assets,
+        segment_dbt_assets,
+    )
 
+    dbt = (journey_dbt_assets, segment_dbt_assets)
+    models = {key for assets in dbt for key in assets.keys}
     return dg.AssetSelection.checks(
-        *(key for key in journey_dbt_assets.check_keys if key.asset_key not in journey_dbt_assets.keys)
+        *(key for assets in dbt for key in assets.check_keys if key.asset_key not in models)
     )
 
 
@@ -44,6 +50,17 @@ transform_job = dg.define_asset_job(
 ml_job = dg.define_asset_job(
     "ml_job", selection=dg.AssetSelection.groups(*ML_GROUPS), description="Retrain and score models"
 )
+activation_job = dg.define_asset_job(
+    "activation_job",
+    selection=dg.AssetSelection.groups(*ACTIVATION_GROUPS)
+    | dg.AssetSelection.assets(
+        ["staging", "stg_activation__segment_evaluations"],
+        ["staging", "stg_activation__segment_snapshots"],
+        ["marts", "segment_members"],
+        ["marts", "fct_segment_sizes_daily"],
+    ),
+    description="Evaluate the segments, rebuild their marts and sync them (run config dry_run: true plans only)",
+)
 insights_job = dg.define_asset_job(
     "insights_job",
     selection=dg.AssetSelection.groups(*INSIGHTS_GROUPS),
@@ -51,8 +68,13 @@ insights_job = dg.define_asset_job(
 )
 nightly_job = dg.define_asset_job(
     "nightly_job",
-    selection=dg.AssetSelection.groups(*INGEST_GROUPS, *TRANSFORM_GROUPS, *ML_GROUPS, *INSIGHTS_GROUPS),
-    description="Ingest -> dbt -> ML -> insights for the partition's run date, in dependency order",
+    selection=dg.AssetSelection.groups(
+        *INGEST_GROUPS, *TRANSFORM_GROUPS, *ML_GROUPS, *INSIGHTS_GROUPS, *ACTIVATION_GROUPS
+    ),
+    description=(
+        "Ingest -> dbt -> ML -> insights and segments -> segment marts -> syncs, for the partition's run "
+        "date, in dependency order"
+    ),
     # run monitoring (dagster.yaml) fails a nightly still running after 4 h: a hang must page, not linger
     tags={"dagster/max_runtime": 4 * 3600},
 )
@@ -86,5 +108,6 @@ def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | d
 
 
 defs = dg.Definitions(
-    jobs=[ingest_job, transform_job, ml_job, insights_job, nightly_job], schedules=[nightly_schedule]
+    jobs=[ingest_job, transform_job, ml_job, insights_job, activation_job, nightly_job],
+    schedules=[nightly_schedule],
 )

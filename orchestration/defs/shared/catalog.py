@@ -45,6 +45,7 @@ GROUPS: dict[str, GroupCatalog] = {
     "marts": GroupCatalog(ANALYTICS, "mart"),
     "ml": GroupCatalog(DATA_SCIENCE, "ml", "data-science"),
     "insights": GroupCatalog(DATA_SCIENCE, "insights", "insights"),
+    "activation": GroupCatalog(ANALYTICS, "activation", "marketing"),
 }
 
 # dbt model folder (the one below staging/, intermediate/, marts/) -> domain
@@ -67,6 +68,8 @@ DBT_FOLDER_DOMAINS: dict[str, str] = {
     "core": "commerce",
     "marketing": "marketing",
     "ml": "data-science",
+    # staging/activation, marts/activation: segments (segments/*.yml)
+    "activation": "marketing",
 }
 
 # raw tables with clear-text personal data (checked against the raw contract's columns in

@@ -32,11 +32,28 @@ class DbtBuildConfig(dg.Config):
     full_refresh: bool = False
 
 
+# The segment models read what a Python asset writes after the ML scores (ingestion/activation):
+# a dbt multi-asset of their own, so the main build is one step and the segments' a later one
+# (one multi-asset holding both would be split by Dagster into steps around the cycle, seeds apart).
+SEGMENT_MODELS = "path:models/staging/activation path:models/marts/activation"
+
+
+def _dbt_build(
+    context: dg.AssetExecutionContext, dbt: WarehouseDbtCliResource, config: DbtBuildConfig
+) -> Iterator[Any]:
+    dbt.warehouse.ensure_ready()
+    args = ["build", *(["--full-refresh"] if config.full_refresh else [])]
+    invocation = dbt.cli(args, context=context)
+    events = invocation.stream().fetch_row_counts()
+    yield from with_column_schemas(events, invocation.manifest, dbt.warehouse)
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=journey_translator(),
     name="dbt_build",
+    exclude=SEGMENT_MODELS,
     pool=WAREHOUSE_POOL,
 )
 def journey_dbt_assets(
@@ -44,11 +61,23 @@ def journey_dbt_assets(
 ) -> Iterator[Any]:
     """`dbt build` of the selected models/seeds with their tests, streaming events as they happen. The
     raw contract is ensured first, so a warehouse no source has loaded yet still builds (empty)."""
-    dbt.warehouse.ensure_ready()
-    args = ["build", *(["--full-refresh"] if config.full_refresh else [])]
-    invocation = dbt.cli(args, context=context)
-    events = invocation.stream().fetch_row_counts()
-    yield from with_column_schemas(events, invocation.manifest, dbt.warehouse)
+    yield from _dbt_build(context, dbt, config)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=journey_translator(),
+    name="dbt_segments",
+    select=SEGMENT_MODELS,
+    pool=WAREHOUSE_POOL,
+)
+def segment_dbt_assets(
+    context: dg.AssetExecutionContext, dbt: WarehouseDbtCliResource, config: DbtBuildConfig
+) -> Iterator[Any]:
+    """`dbt build` of the segment models (marts.segment_members, marts.fct_segment_sizes_daily) and
+    their tests, after `activation/segment_snapshots` wrote the day's members."""
+    yield from _dbt_build(context, dbt, config)
 
 
 def with_column_schemas(
@@ -90,4 +119,5 @@ def with_column_schemas(
 
 def dbt_model_key(model_name: str) -> dg.AssetKey:
     """The asset key of a dbt model (e.g. for ML assets' deps): `dbt_model_key("ml_customer_features")`."""
+    # one manifest and translator behind both dbt multi-assets: either resolves every model's key
     return get_asset_key_for_model([journey_dbt_assets], model_name)

@@ -98,6 +98,7 @@ final as (
         customers.created_at,
         customers.city,
         customers.country_code,
+        customers.province_code,
         customers.customer_id is not null as is_shopify_customer,
         segmented.first_order_at,
         segmented.last_order_at,

@@ -17,7 +17,8 @@ final as (
         cast(number_of_orders as integer) as shopify_order_count,
         cast(amount_spent_amount as numeric(14, 2)) as shopify_amount_spent,
         city,
-        country_code
+        country_code,
+        province_code
     from source
 )
 

@@ -1,0 +1,42 @@
+"""Which destinations a sync may write to: `ACTIVATION_DESTINATIONS` (comma-separated,
+`meta_custom_audiences,shopify_tags`). Unset = none: every sync is a dry run that records and shows
+what it would change, so configuring a source for ingestion never starts writing to the brand's ad
+account or shop on its own."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from ingestion.activation.segments import DESTINATIONS
+from orchestration.defs.shared.sources import SourceResource
+
+ENV = "ACTIVATION_DESTINATIONS"
+
+
+class Activation(dg.ConfigurableResource):
+    destinations: str | None = Field(
+        default=None,
+        description=f"{ENV}: destinations syncs may write to ({', '.join(DESTINATIONS)}); unset = dry runs only",
+    )
+
+    def live(self) -> set[str]:
+        raw = self.destinations if self.destinations is not None else os.environ.get(ENV, "")
+        chosen = {d.strip() for d in raw.split(",") if d.strip()}
+        unknown = chosen - set(DESTINATIONS)
+        if unknown:
+            raise ValueError(f"{ENV}: unknown destination(s) {sorted(unknown)}; known: {list(DESTINATIONS)}")
+        return chosen
+
+
+def activation_resource() -> Activation:
+    return Activation(destinations=dg.EnvVar(ENV)) if os.environ.get(ENV) else Activation()
+
+
+def source_env(resource: SourceResource) -> dict[str, Any]:
+    """The environment a source's settings read, with the resource's own values over it (the same
+    view `SourceResource.status` takes), for the vendor clients' `from_env`."""
+    return {**os.environ, **{resource.ENV[name]: str(value) for name, value in resource.given().items()}}
