@@ -16,6 +16,7 @@ is an `AudienceSyncError` that names the audience, the call and Meta's error cod
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from ingestion.meta_ads.client import SOURCE, MetaGraphClient
 from ingestion.meta_ads.settings import MetaAdsSettings
 
 MAX_USERS_PER_REQUEST = 10_000  # Meta's limit per /users call
+BATCH_SIZE_ENV = "META_AUDIENCE_BATCH_SIZE"  # smaller batches, e.g. for a slow link
 SCHEMA = ("EMAIL", "PHONE")
 AUDIENCE_FIELDS = "id,name"
 SIZE_FIELDS = "approximate_count_lower_bound,approximate_count_upper_bound,operation_status"
@@ -124,10 +126,14 @@ class MetaAudienceClient:
 
     @classmethod
     def from_env(
-        cls, env: Mapping[str, str] | None = None, batch_size: int = MAX_USERS_PER_REQUEST
+        cls, env: Mapping[str, str] | None = None, batch_size: int | None = None
     ) -> MetaAudienceClient:
-        """From the Meta source's variables (META_ACCESS_TOKEN, META_AD_ACCOUNT_ID, META_API_URL, ...)."""
-        settings = MetaAdsSettings.from_env(None if env is None else dict(env))
+        """From the Meta source's variables (META_ACCESS_TOKEN, META_AD_ACCOUNT_ID, META_API_URL, ...);
+        the batch size from `batch_size`, else META_AUDIENCE_BATCH_SIZE, else Meta's limit."""
+        env = dict(os.environ if env is None else env)
+        settings = MetaAdsSettings.from_env(env)
+        if batch_size is None:
+            batch_size = int(env.get(BATCH_SIZE_ENV) or MAX_USERS_PER_REQUEST)
         graph = MetaGraphClient(
             api_url=settings.api_url,
             api_version=settings.api_version,

@@ -10,7 +10,12 @@ run sends nothing, and a sync that fails midway resumes without uploading anythi
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,7 +25,7 @@ import requests
 
 from ingestion.activation.evaluate import SegmentEvaluationError, evaluate_segments
 from ingestion.activation.meta_audiences import AudienceSyncError, MetaAudienceClient
-from ingestion.activation.segments import SegmentDefinition
+from ingestion.activation.segments import SegmentDefinition, save_segment
 from ingestion.activation.shopify_tags import ShopifyTagClient
 from ingestion.activation.sync import (
     META,
@@ -48,11 +53,11 @@ def segment(sql: str, name: str = "test_repeaters") -> SegmentDefinition:
 
 @pytest.fixture(scope="module")
 def vendors(tiny_world: Path):
-    with emulator("meta", tiny_world) as (meta_url, meta_env, _), emulator("shopify", tiny_world) as (
+    with emulator("meta", tiny_world) as (meta_url, meta_env, meta_faults), emulator("shopify", tiny_world) as (
         shop_url, shop_env, _,
     ):  # fmt: skip
         yield SimpleNamespace(meta_url=meta_url, meta_env={**meta_env, **FAST}, shop_url=shop_url,
-                              shop_env={**shop_env, **FAST})  # fmt: skip
+                              shop_env={**shop_env, **FAST}, meta_faults=meta_faults)  # fmt: skip
 
 
 @pytest.fixture
@@ -205,3 +210,51 @@ def test_a_run_left_running_by_a_killed_process_is_marked_interrupted(wh, vendor
         sync_segment(conn, shop, segment(REPEATERS), run_id="next")
         statuses = dict(conn.execute("select run_id, status from activation.sync_runs").fetchall())
     assert statuses == {"gone": "interrupted", "next": "succeeded"}
+
+
+def test_a_killed_sync_process_resumes_without_gaps_or_double_uploads(wh, vendors, tmp_path):
+    """`journey segments sync` killed with SIGKILL while uploading (each batch answered slowly), then
+    resumed: every eligible member ends up in the audience once, the acknowledged batches are not
+    sent again, and only the one batch in flight at the kill may have been received twice."""
+    evaluate(wh, segment(REPEATERS))
+    save_segment(segment(REPEATERS), tmp_path)
+    vendors.meta_faults.plan("slow", times=1000, delay=0.3, path_contains="/users")
+    env = {
+        **os.environ, **vendors.meta_env,
+        "WAREHOUSE_URL": wh.settings.role_url("admin"),
+        "WAREHOUSE_TRANSFORMER_URL": wh.settings.role_url("transformer"),
+        "ACTIVATION_DESTINATIONS": META, "META_AUDIENCE_BATCH_SIZE": "5",
+    }  # fmt: skip
+    journey = Path(sys.executable).parent / "journey"
+    args = [str(journey), "segments", "sync", "--destination", META, "--segments-dir", str(tmp_path)]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        with psycopg.connect(wh.settings.role_url("transformer"), autocommit=True) as conn:
+            deadline = time.monotonic() + 60
+            while conn.execute("select count(*) from activation.sync_members").fetchone()[0] < 10:
+                assert proc.poll() is None, proc.stdout.read().decode()
+                assert time.monotonic() < deadline, "the sync acknowledged no two batches in 60 s"
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+            time.sleep(0.5)  # the batch in flight may still reach the emulator
+            vendors.meta_faults.clear()
+            acknowledged = conn.execute("select count(*) from activation.sync_members").fetchone()[0]
+            want = expected(conn, REPEATERS)
+            assert acknowledged < len(want["consenting"]), "killed too late to test a resume"
+            meta, _ = destinations(vendors, conn, batch_size=5)
+            resumed = sync_segment(conn, meta, segment(REPEATERS), run_id="resumed")
+            statuses = [
+                r[0] for r in conn.execute("select status from activation.sync_runs order by started_at")
+            ]
+            synced = conn.execute("select count(*) from activation.sync_members").fetchone()[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert statuses == ["interrupted", "succeeded"]
+    assert resumed.adds == len(want["consenting"]) - acknowledged
+    assert synced == len(want["consenting"])
+    log = audience(vendors)["upload_log"]
+    assert set(log) == want["hashes"]
+    twice = [key for key, n in log.items() if n > 1]
+    assert set(log.values()) <= {1, 2} and len(twice) <= 2 * 5, twice  # at most one batch: 5 people, 2 keys

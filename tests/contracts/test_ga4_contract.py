@@ -17,6 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import dlt
 import pytest
 import requests
 from google.analytics import data_v1beta
@@ -47,9 +48,12 @@ def ga4(tiny_world: Path):
 
 
 @pytest.fixture(scope="module")
-def sent(ga4) -> list[tuple[str, dict[str, Any]]]:
+def sent(ga4, tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, dict[str, Any]]]:
     """(path, body) of every runReport the connector and its check sent: an incremental load in pages,
-    a backfill, and `journey sources check ga4`."""
+    a backfill, and `journey sources check ga4`. A resource iterated outside a pipeline keeps its
+    incremental state in dlt's active pipeline: a fresh one, so a GA4 load run earlier in the session
+    (the tiny warehouse's loaders) does not make this a one-page incremental run."""
+    dlt.pipeline(pipeline_name="ga4_contract", pipelines_dir=str(tmp_path_factory.mktemp("dlt")))
     ga4.faults.clear()
     settings = GA4Settings.from_env(ga4.env, page_size=2000)
     assert sum(1 for _ in ga4_source(**settings.source_kwargs()).resources["daily_traffic"]) > 2000
