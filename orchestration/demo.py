@@ -290,7 +290,7 @@ def print_activation(settings: WarehouseSettings, run_id: str) -> None:
     if not rows:
         return
     print("\nSegments synced (activation.sync_runs; marts.segment_members holds who is in each):")
-    print(f"  {'destination':<22} {'segment':<20} {'status':<10} {'audience':<18} {'members':>8} "
+    print(f"  {'destination':<22} {'segment':<20} {'status':<10} {'audience':<18} {'exported':>8} "
           f"{'+adds':>6} {'-rem':>5} {'no consent':>10} {'match':>6}")  # fmt: skip
     for dest, seg, status, audience, eligible, adds, removes, no_consent, match in rows:
         rate = f"{match:.0%}" if match is not None else "-"

@@ -17,7 +17,7 @@ import pydantic
 
 from ingestion.activation.ask import SegmentRequestRefused
 from ingestion.activation.sql_guard import Catalog, UnsafeSegmentSQL, validate_segment_sql
-from ml.insights.llm import LLMSettings
+from ml.insights.llm import LLMSettings, sdk_failure, sdk_failures
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,6 @@ def build_messages(question: str, catalog: Catalog) -> list[dict[str, str]]:
 
 
 def _complete(client, settings: LLMSettings, messages: list[dict[str, str]]) -> SegmentDraft | None:
-    import openai  # loaded by the caller already: only its exception classes are needed
-
     try:
         completion = client.chat.completions.parse(
             model=settings.model, messages=messages, response_format=SegmentDraft, temperature=0
@@ -79,20 +77,8 @@ def _complete(client, settings: LLMSettings, messages: list[dict[str, str]]) -> 
     except (pydantic.ValidationError, json.JSONDecodeError) as exc:
         log.warning("malformed segment draft from %s: %s", client.base_url, type(exc).__name__)
         return None
-    except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError) as exc:
-        raise SegmentGenerationError(
-            f"LLM endpoint {client.base_url} stopped before a complete answer: {type(exc).__name__}"
-        ) from exc
-    except openai.APIConnectionError as exc:
-        raise SegmentGenerationError(
-            f"LLM endpoint {client.base_url} unreachable after {settings.max_retries} retries "
-            f"(timeout {settings.timeout}s): {type(exc).__name__}"
-        ) from exc
-    except openai.APIStatusError as exc:
-        raise SegmentGenerationError(
-            f"LLM endpoint {client.base_url} answered HTTP {exc.status_code} "
-            f"(after up to {settings.max_retries} retries for 429/5xx)"
-        ) from exc
+    except sdk_failures() as exc:
+        raise SegmentGenerationError(sdk_failure(exc, str(client.base_url), settings)) from exc
     return completion.choices[0].message.parsed if completion.choices else None
 
 

@@ -57,6 +57,36 @@ class Generation:
     requests: int
 
 
+def sdk_failures() -> tuple[type[Exception], ...]:
+    """The openai SDK errors that end a generation (imported here: the SDK loads only when used)."""
+    import openai
+
+    return (
+        openai.LengthFinishReasonError,
+        openai.ContentFilterFinishReasonError,
+        openai.APIConnectionError,
+        openai.APIStatusError,
+    )
+
+
+def sdk_failure(exc: Exception, endpoint: str, settings: LLMSettings) -> str:
+    """What one of `sdk_failures()` means, naming the endpoint and never the key. A truncated or
+    filtered answer is not asked for again: at temperature 0 the same prompt ends the same way."""
+    import openai
+
+    if isinstance(exc, openai.APIConnectionError):
+        return (
+            f"LLM endpoint {endpoint} unreachable after {settings.max_retries} retries "
+            f"(timeout {settings.timeout}s): {type(exc).__name__}"
+        )
+    if isinstance(exc, openai.APIStatusError):
+        return (
+            f"LLM endpoint {endpoint} answered HTTP {exc.status_code} "
+            f"(after up to {settings.max_retries} retries for 429/5xx)"
+        )
+    return f"LLM endpoint {endpoint} stopped before a complete answer for model {settings.model}: {type(exc).__name__}"
+
+
 class LLMClient:
     """Thin wrapper over `openai.OpenAI` returning validated `InsightList`s and token usage."""
 
@@ -79,7 +109,6 @@ class LLMClient:
 
     def generate(self, messages: list[dict[str, str]]) -> Generation:
         """One structured completion; a malformed answer is asked for once more, then raises."""
-        import openai  # already loaded by __init__: only its exception classes are needed here
 
         prompt_tokens = completion_tokens = requests = 0
         last_problem = ""
@@ -95,23 +124,8 @@ class LLMClient:
                 )
                 log.warning("malformed answer from %s (attempt %d): %s", self.endpoint, attempt, last_problem)
                 continue
-            except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError) as exc:
-                # the SDK raises these instead of returning a truncated/filtered answer; asking again
-                # with the same prompt at temperature 0 would end the same way
-                raise InsightGenerationError(
-                    f"LLM endpoint {self.endpoint} stopped before a complete answer for model "
-                    f"{self.settings.model}: {type(exc).__name__}"
-                ) from exc
-            except openai.APIConnectionError as exc:
-                raise InsightGenerationError(
-                    f"LLM endpoint {self.endpoint} unreachable after {self.settings.max_retries} retries "
-                    f"(timeout {self.settings.timeout}s): {type(exc).__name__}"
-                ) from exc
-            except openai.APIStatusError as exc:
-                raise InsightGenerationError(
-                    f"LLM endpoint {self.endpoint} answered HTTP {exc.status_code} "
-                    f"(after up to {self.settings.max_retries} retries for 429/5xx)"
-                ) from exc
+            except sdk_failures() as exc:
+                raise InsightGenerationError(sdk_failure(exc, self.endpoint, self.settings)) from exc
             usage = completion.usage
             prompt_tokens += usage.prompt_tokens if usage else 0
             completion_tokens += usage.completion_tokens if usage else 0
