@@ -10,8 +10,6 @@ import click
 
 from ingestion.activation.segments import DESTINATIONS, SEGMENTS_DIR, load_segments
 
-LIVE_ENV = "ACTIVATION_DESTINATIONS"
-
 
 @click.group()
 def segments() -> None:
@@ -45,10 +43,6 @@ def evaluate(segments_dir: Path) -> None:
         )
 
 
-def live_destinations() -> set[str]:
-    return {d.strip() for d in os.environ.get(LIVE_ENV, "").split(",") if d.strip()}
-
-
 @segments.command("sync")
 @click.option("--destination", type=click.Choice(DESTINATIONS), multiple=True, help="default: both")
 @click.option("--segment", "names", multiple=True, help="default: every segment marked for the destination")
@@ -57,19 +51,14 @@ def live_destinations() -> set[str]:
 def sync(destination: tuple[str, ...], names: tuple[str, ...], dry_run: bool, segments_dir: Path) -> None:
     """Push the segments' deltas (adds and removes since the last sync) to their destinations. A
     destination not listed in ACTIVATION_DESTINATIONS only gets a dry run."""
-    from ingestion.activation.sync import (
-        META,
-        MetaDestination,
-        PlanOnly,
-        ShopifyDestination,
-        SyncError,
-        sync_segment,
-    )
-    from ingestion.common.http import SourceAPIError
+    from ingestion.activation.sync import LIVE_ENV, live_destinations, sync_destination
     from ingestion.warehouse.settings import WarehouseSettings, connect
 
-    live = live_destinations()
-    failed = False
+    try:
+        live = live_destinations(os.environ.get(LIVE_ENV))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    failures: list[str] = []
     with connect("transformer", WarehouseSettings.from_env(), autocommit=True) as conn:
         for dest in destination or DESTINATIONS:
             chosen = [
@@ -77,34 +66,15 @@ def sync(destination: tuple[str, ...], names: tuple[str, ...], dry_run: bool, se
                 for d in load_segments(segments_dir)
                 if dest in d.destinations and (not names or d.name in names)
             ]
-            if not chosen:
-                continue
-            dry = dry_run or dest not in live
-            if dry and not dry_run:
-                click.echo(f"{dest}: dry run ({dest} is not in {LIVE_ENV})")
-            target = None
-            if not dry:
-                if dest == META:
-                    from ingestion.activation.meta_audiences import MetaAudienceClient
-
-                    target = MetaDestination(MetaAudienceClient.from_env(), conn)
-                else:
-                    from ingestion.activation.shopify_tags import ShopifyTagClient
-
-                    target = ShopifyDestination(ShopifyTagClient.from_env())
-            for definition in chosen:
-                try:
-                    outcome = sync_segment(
-                        conn, target or PlanOnly(dest), definition, dry_run=dry,
-                        on_plan=lambda plan: click.echo(f"  plan  {plan.describe()}"),
-                    )  # fmt: skip
-                except (SyncError, SourceAPIError) as exc:
-                    click.echo(f"  FAILED {dest} {definition.name}: {exc}", err=True)
-                    failed = True
-                    continue
-                click.echo(f"  done  {outcome.describe()}")
-    if failed:
-        raise click.ClickException("some syncs failed (above); re-running resumes them")
+            if chosen:
+                run = sync_destination(
+                    conn, dest, chosen, live, dry_run=dry_run, echo=lambda line: click.echo(f"  {line}")
+                )
+                failures += [f"{dest} {failure}" for failure in run.failures]
+    for failure in failures:
+        click.echo(f"  FAILED {failure}", err=True)
+    if failures:
+        raise click.ClickException(f"{len(failures)} syncs failed (above); re-running resumes them")
 
 
 def _add_ask() -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -33,6 +33,7 @@ import psycopg
 
 from ingestion.activation.hashing import match_row
 from ingestion.activation.segments import SegmentDefinition
+from ingestion.common.http import SourceAPIError
 
 log = logging.getLogger(__name__)
 
@@ -366,6 +367,76 @@ class ShopifyDestination:
                 else:
                     log_.acknowledged(removed=[customer_id])
                     outcome.removes += 1
+
+
+LIVE_ENV = "ACTIVATION_DESTINATIONS"
+
+
+def live_destinations(raw: str | None) -> set[str]:
+    """The destinations `ACTIVATION_DESTINATIONS` (comma-separated) lets syncs write to; unset = none."""
+    from ingestion.activation.segments import DESTINATIONS
+
+    chosen = {d.strip() for d in (raw or "").split(",") if d.strip()}
+    unknown = chosen - set(DESTINATIONS)
+    if unknown:
+        raise ValueError(f"{LIVE_ENV}: unknown destination(s) {sorted(unknown)}; known: {list(DESTINATIONS)}")
+    return chosen
+
+
+def build_destination(
+    name: str, conn: psycopg.Connection, env: Mapping[str, str] | None = None
+) -> Destination:
+    """The vendor client of a destination, from the same variables as its source's connector."""
+    if name == META:
+        from ingestion.activation.meta_audiences import MetaAudienceClient
+
+        return MetaDestination(MetaAudienceClient.from_env(env), conn)
+    from ingestion.activation.shopify_tags import ShopifyTagClient
+
+    return ShopifyDestination(ShopifyTagClient.from_env(env))
+
+
+@dataclass
+class DestinationRun:
+    dry_run: bool
+    outcomes: list[SyncOutcome] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def sync_destination(
+    conn: psycopg.Connection,
+    destination: str,
+    definitions: Sequence[SegmentDefinition],
+    live: set[str],
+    dry_run: bool = False,
+    env: Mapping[str, str] | None = None,
+    run_id: str | None = None,
+    echo: Callable[[str], None] = log.info,
+) -> DestinationRun:
+    """Every segment of `definitions` to one destination: live only when it is in `live` (and not
+    `dry_run`); each segment is tried, the failures are collected (SyncError, vendor errors) for the
+    caller to raise together. What the CLI and the Dagster asset both run."""
+    dry = dry_run or destination not in live
+    if dry and not dry_run:
+        echo(f"{destination}: dry run ({destination} is not in {LIVE_ENV})")
+    run = DestinationRun(dry)
+    target = PlanOnly(destination) if dry else build_destination(destination, conn, env)
+    for definition in definitions:
+        try:
+            outcome = sync_segment(
+                conn,
+                target,
+                definition,
+                run_id=run_id,
+                dry_run=dry,
+                on_plan=lambda plan: echo(f"plan  {plan.describe()}"),
+            )
+        except (SyncError, SourceAPIError) as exc:
+            run.failures.append(f"{definition.name}: {type(exc).__name__}: {exc}")
+            continue
+        echo(f"done  {outcome.describe()}")
+        run.outcomes.append(outcome)
+    return run
 
 
 def sync_segment(

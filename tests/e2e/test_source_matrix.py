@@ -285,6 +285,24 @@ def test_unconfigured_sources_are_idle_with_their_reason(case):
                 assert case["first"][f"{source}.{table}"] == 0
 
 
+def test_syncs_idle_without_their_source_and_only_plan_without_opt_in(case):
+    """A destination whose source is missing syncs nothing and says why; a configured one writes
+    nothing either until ACTIVATION_DESTINATIONS names it (unset here): its segments are dry runs."""
+    synced = {
+        m.asset_key.path[1]: m.materialization.metadata
+        for m in case["nightly"].get_asset_materialization_events()
+        if m.asset_key.path[0] == "activation" and m.asset_key.path[1].endswith(("audiences", "tags"))
+    }
+    assert synced["meta_custom_audiences"]["destination_configured"].value is False  # Meta is never set
+    shopify = synced["shopify_customer_tags"]
+    if "shopify" in case["spec"]["sources"]:
+        assert shopify["dry_run"].value is True
+        assert shopify["segments_synced"].value == 3  # win_back, at_risk_vips, one_time_buyers_due
+    else:
+        assert shopify["destination_configured"].value is False
+        assert shopify["not_configured_because"].value.startswith("set ")
+
+
 def test_every_model_trains_or_says_why_it_skipped(case):
     runs = _query(case, "select model, status, reason from ml.model_runs")
     by_model: dict[str, list[tuple[str, str]]] = {}

@@ -13,26 +13,14 @@ a dry run (planned, recorded, nothing sent), as is every sync with run config `d
 A destination whose source is not configured reports why and sends nothing.
 """
 
-from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
-import psycopg
 from pydantic import Field
 
 from ingestion.activation.evaluate import evaluate_segments, referenced_tables
 from ingestion.activation.segments import SegmentDefinition, load_segments
-from ingestion.activation.sync import (
-    META,
-    SHOPIFY,
-    MetaDestination,
-    PlanOnly,
-    ShopifyDestination,
-    SyncError,
-    SyncOutcome,
-    sync_segment,
-)
-from ingestion.common.http import SourceAPIError
+from ingestion.activation.sync import META, SHOPIFY, sync_destination
 from orchestration.defs.activation.resources import Activation, activation_resource, source_env
 from orchestration.defs.meta_ads.resources import MetaAdsApi
 from orchestration.defs.shared.resources import WAREHOUSE_POOL, Warehouse
@@ -120,7 +108,6 @@ def _sync(
     warehouse: Warehouse,
     source: SourceResource,
     activation: Activation,
-    build: Callable[[dict[str, Any], psycopg.Connection], Any],
 ) -> dg.MaterializeResult:
     definitions = [
         d
@@ -133,25 +120,13 @@ def _sync(
         return dg.MaterializeResult(
             metadata={"destination_configured": False, "not_configured_because": status.reason}
         )
-    dry_run = config.dry_run or destination not in activation.live()
-    if dry_run and not config.dry_run:
-        context.log.info(f"{destination}: dry run ({destination} is not in ACTIVATION_DESTINATIONS)")
-    outcomes: list[SyncOutcome] = []
-    failures: list[str] = []
     with warehouse.connect("transformer", autocommit=True) as conn:
-        target = None if dry_run else build(source_env(source), conn)
-        for definition in definitions:
-            try:
-                outcome = sync_segment(
-                    conn, target or PlanOnly(destination), definition, run_id=context.run.run_id, dry_run=dry_run,
-                    on_plan=lambda plan: context.log.info(plan.describe()),
-                )  # fmt: skip
-            except (SyncError, SourceAPIError) as exc:  # every segment is tried; all raised together below
-                failures.append(f"{definition.name}: {type(exc).__name__}: {exc}")
-                continue
-            context.log.info(outcome.describe())
-            outcomes.append(outcome)
-    metadata: dict[str, Any] = {"dry_run": dry_run, "segments_synced": len(outcomes)}
+        run = sync_destination(
+            conn, destination, definitions, activation.live(), dry_run=config.dry_run,
+            env=source_env(source), run_id=context.run.run_id, echo=context.log.info,
+        )  # fmt: skip
+    outcomes, failures = run.outcomes, run.failures
+    metadata: dict[str, Any] = {"dry_run": run.dry_run, "segments_synced": len(outcomes)}
     for o in outcomes:
         seg = o.plan.segment
         metadata[f"{seg}/planned_adds"] = len(o.plan.adds)
@@ -170,18 +145,6 @@ def _sync(
             metadata=metadata,
         )
     return dg.MaterializeResult(metadata=metadata)
-
-
-def _meta(env: dict[str, Any], conn: psycopg.Connection) -> MetaDestination:
-    from ingestion.activation.meta_audiences import MetaAudienceClient
-
-    return MetaDestination(MetaAudienceClient.from_env(env), conn)
-
-
-def _shopify(env: dict[str, Any], conn: psycopg.Connection) -> ShopifyDestination:
-    from ingestion.activation.shopify_tags import ShopifyTagClient
-
-    return ShopifyDestination(ShopifyTagClient.from_env(env))
 
 
 SYNC_DEPS = [
@@ -205,7 +168,7 @@ def meta_custom_audiences(
     meta_ads_api: MetaAdsApi,
     activation: Activation,
 ) -> dg.MaterializeResult:
-    return _sync(context, META, config, warehouse, meta_ads_api, activation, _meta)
+    return _sync(context, META, config, warehouse, meta_ads_api, activation)
 
 
 @dg.asset(
@@ -222,7 +185,7 @@ def shopify_customer_tags(
     shopify_api: ShopifyApi,
     activation: Activation,
 ) -> dg.MaterializeResult:
-    return _sync(context, SHOPIFY, config, warehouse, shopify_api, activation, _shopify)
+    return _sync(context, SHOPIFY, config, warehouse, shopify_api, activation)
 
 
 defs = dg.Definitions(

@@ -12,9 +12,9 @@ import dagster as dg
 from pydantic import Field
 
 from ingestion.activation.segments import DESTINATIONS
+from ingestion.activation.sync import LIVE_ENV as ENV
+from ingestion.activation.sync import live_destinations
 from orchestration.defs.shared.sources import SourceResource
-
-ENV = "ACTIVATION_DESTINATIONS"
 
 
 class Activation(dg.ConfigurableResource):
@@ -24,12 +24,7 @@ class Activation(dg.ConfigurableResource):
     )
 
     def live(self) -> set[str]:
-        raw = self.destinations if self.destinations is not None else os.environ.get(ENV, "")
-        chosen = {d.strip() for d in raw.split(",") if d.strip()}
-        unknown = chosen - set(DESTINATIONS)
-        if unknown:
-            raise ValueError(f"{ENV}: unknown destination(s) {sorted(unknown)}; known: {list(DESTINATIONS)}")
-        return chosen
+        return live_destinations(self.destinations if self.destinations is not None else os.environ.get(ENV))
 
 
 def activation_resource() -> Activation:
