@@ -203,7 +203,9 @@ def case(request, tiny_world: Path, tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp(name)
     saved = dict(os.environ)
     for key in list(os.environ):
-        if key.startswith(SOURCE_VARS) or key in ("WAREHOUSE_URL", "JOURNEY_SANDBOX_SIZE", "OPENAI_API_KEY"):
+        if key.startswith(SOURCE_VARS) or key in (
+            "WAREHOUSE_URL", "JOURNEY_SANDBOX_SIZE", "OPENAI_API_KEY", "ACTIVATION_DESTINATIONS",
+        ):  # fmt: skip
             del os.environ[key]
     os.environ.update({
         "JOURNEY_LOCAL_DIR": str(root / "local"),

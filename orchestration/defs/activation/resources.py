@@ -20,7 +20,10 @@ from orchestration.defs.shared.sources import SourceResource
 class Activation(dg.ConfigurableResource):
     destinations: str | None = Field(
         default=None,
-        description=f"{ENV}: destinations syncs may write to ({', '.join(DESTINATIONS)}); unset = dry runs only",
+        description=(
+            f"destinations syncs may write to ({', '.join(DESTINATIONS)}); unset = {ENV} at run time, "
+            "and unset there = dry runs only"
+        ),
     )
 
     def live(self) -> set[str]:
@@ -28,7 +31,9 @@ class Activation(dg.ConfigurableResource):
 
 
 def activation_resource() -> Activation:
-    return Activation(destinations=dg.EnvVar(ENV)) if os.environ.get(ENV) else Activation()
+    """Unset field: the variable is read when a sync runs, not when the code location loads, so
+    opting in or out takes effect on the next run (no secret here to keep out of run config)."""
+    return Activation()
 
 
 def source_env(resource: SourceResource) -> dict[str, Any]:
